@@ -1,0 +1,101 @@
+// kvmsim: the command line.
+//   kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet]
+//   kvmsim schema            print the scenario schema as Markdown
+//   kvmsim version
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "run/runner.h"
+#include "run/schema.h"
+
+namespace {
+
+int usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet]\n"
+               "       kvmsim schema\n"
+               "       kvmsim version\n"
+               "\n"
+               "run      simulate a scenario, print its summary, write results to DIR\n"
+               "         (default: runs/<scenario name>)\n"
+               "--set    override any scenario key, e.g. --set kvm.hv_timer=false\n"
+               "--seed   the seed of every random stream (same as --set seed=N)\n"
+               "schema   every scenario key with its type, default and meaning\n");
+  return code;
+}
+
+int cmd_run(int argc, char** argv) {
+  std::string file, out;
+  std::vector<std::string> sets;
+  bool quiet = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* what) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "kvmsim: %s needs a value\n", what);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--set") sets.push_back(value("--set"));
+    else if (a.rfind("--set=", 0) == 0) sets.push_back(a.substr(6));
+    else if (a == "--seed") sets.push_back("seed=" + value("--seed"));
+    else if (a == "--out") out = value("--out");
+    else if (a == "--quiet" || a == "-q") quiet = true;
+    else if (a == "-h" || a == "--help") return usage(0);
+    else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "kvmsim: unknown option '%s'\n", a.c_str());
+      return usage(2);
+    } else if (file.empty()) file = a;
+    else {
+      std::fprintf(stderr, "kvmsim: more than one scenario file ('%s', '%s')\n", file.c_str(), a.c_str());
+      return 2;
+    }
+  }
+  if (file.empty()) return usage(2);
+  const sim::Config cfg = run::load_scenario_file(file, sets);
+  if (out.empty()) {
+    std::string name = cfg.get_string("name");
+    if (name.empty()) {
+      name = file.substr(file.find_last_of('/') + 1);
+      name = name.substr(0, name.find('.'));
+    }
+    out = "runs/" + name;
+  }
+  run::RunOptions opts;
+  opts.progress = cfg.get_bool("run.progress") && !quiet;
+  const run::RunResult r = run::run_scenario(cfg, opts);
+  run::write_results(r, out);
+  if (!quiet) std::cout << run::format_summary(r) << "\nresults: " << out << "/\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage(2);
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "run") return cmd_run(argc, argv);
+    if (cmd == "schema") {
+      std::cout << run::scenario_schema().markdown();
+      return 0;
+    }
+    if (cmd == "version" || cmd == "--version") {
+      std::cout << "kvmsim " << run::version() << "\n";
+      return 0;
+    }
+    if (cmd == "-h" || cmd == "--help" || cmd == "help") return usage(0);
+  } catch (const sim::ConfigError& e) {
+    std::fprintf(stderr, "kvmsim: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kvmsim: error: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "kvmsim: unknown command '%s'\n", cmd.c_str());
+  return usage(2);
+}

@@ -1,0 +1,102 @@
+#include "guest/guest_cpu.h"
+
+namespace guest {
+
+GuestCpu::GuestCpu(int index, const hw::CostTable& costs) : index_(index), costs_(costs), idt_(256) {
+  threads_.reserve(8);
+}
+
+void GuestCpu::push_thread(Task<> t, bool handler, bool saved_if) {
+  Thread th;
+  th.leaf = t.handle();
+  th.task = std::move(t);
+  th.is_handler = handler;
+  th.saved_if = saved_if;
+  threads_.push_back(std::move(th));
+  threads_.back().leaf.resume();  // run to its first operation
+  retire_finished();
+}
+
+void GuestCpu::start(Task<> program) {
+  threads_.clear();
+  main_done_ = false;
+  push_thread(std::move(program), false, true);
+}
+
+void GuestCpu::start_idle() {
+  threads_.clear();
+  main_done_ = true;
+  push_thread(idle_loop(*this), false, true);
+}
+
+// Pops threads that returned: IRET for handlers (restoring IF), the idle loop for main.
+void GuestCpu::retire_finished() {
+  while (!threads_.empty() && threads_.back().task.done()) {
+    const bool handler = threads_.back().is_handler;
+    const bool saved_if = threads_.back().saved_if;
+    threads_.pop_back();
+    if (handler) {
+      regs.rflags_if = saved_if;
+    } else {
+      main_done_ = true;
+      push_thread(idle_loop(*this), false, true);
+      return;
+    }
+  }
+}
+
+void GuestCpu::complete_op() {
+  threads_.back().leaf.resume();
+  retire_finished();
+}
+
+void GuestCpu::deliver_interrupt(uint8_t vector) {
+  ++interrupts_;
+  const bool saved_if = regs.rflags_if;
+  regs.rflags_if = false;  // interrupt gate
+  regs.sti_shadow = false;
+  IsrFactory& isr = idt_[vector];
+  if (isr) {
+    push_thread(isr(*this, vector), true, saved_if);
+  } else {
+    // No handler registered: the guest kernel's spurious-interrupt path, EOI and return.
+    push_thread([](GuestCpu& g) -> Task<> {
+      co_await g.compute(static_cast<uint64_t>(g.costs().guest_irq_entry));
+      co_await g.apic_eoi();
+    }(*this), true, saved_if);
+  }
+}
+
+GuestCpu::OpAwaiter GuestCpu::apic_write(uint32_t offset, uint32_t value) {
+  if (regs.x2apic) return wrmsr(hw::x2apic_msr(offset), value);
+  return mmio_write(0xFEE00000ull + offset, 4, value);
+}
+
+GuestCpu::OpAwaiter GuestCpu::apic_read(uint32_t offset) {
+  if (regs.x2apic) return rdmsr(hw::x2apic_msr(offset));
+  return mmio_read(0xFEE00000ull + offset, 4);
+}
+
+Task<> GuestCpu::apic_icr_write(hw::Icr icr) {
+  if (regs.x2apic) {
+    co_await wrmsr(hw::MSR_X2APIC_ICR, icr.encode_x2apic());
+  } else {
+    const hw::XapicIcr x = icr.encode_xapic();
+    co_await mmio_write(0xFEE00000ull + hw::APIC_ICR_HIGH, 4, x.high);
+    co_await mmio_write(0xFEE00000ull + hw::APIC_ICR_LOW, 4, x.low);
+  }
+}
+
+Task<> GuestCpu::safe_halt() {
+  co_await sti();
+  co_await hlt();
+}
+
+Task<> GuestCpu::idle_loop(GuestCpu& g) {
+  for (;;) {
+    co_await g.sti();
+    co_await g.hlt();
+  }
+}
+
+}  // namespace guest

@@ -1,0 +1,120 @@
+// The guest software on one vCPU, seen from the core: the guest kernel's threads of
+// control (the running program, nested interrupt handlers on top) written as coroutines
+// that await operations, plus the IDT and the guest's APIC driver.
+//
+// A program is ordinary sequential C++: `co_await g.cpuid(0); co_await g.wrmsr(...)`.
+// Each awaited operation is executed by the core, which decides whether it exits.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "hw/apic_regs.h"
+#include "hw/guest_op.h"
+#include "hw/icr.h"
+#include "hw/mem_line.h"
+#include "hw/platform.h"
+#include "sim/coro.h"
+
+namespace guest {
+
+using sim::Task;
+class GuestCpu;
+
+// An interrupt handler: runs with IF=0 and returns with IRET.
+using IsrFactory = std::function<Task<>(GuestCpu&, uint8_t vector)>;
+
+class GuestCpu : public hw::GuestSoftware {
+ public:
+  GuestCpu(int index, const hw::CostTable& costs);
+  int index() const { return index_; }
+  const hw::CostTable& costs() const { return costs_; }
+
+  // The main program; when it returns the vCPU idles (sti; hlt forever).
+  void start(Task<> program);
+  void start_idle();
+  bool started() const { return !threads_.empty(); }
+  void set_isr(uint8_t vector, IsrFactory isr) { idt_[vector] = std::move(isr); }
+  bool program_done() const { return main_done_; }
+  uint64_t interrupts_taken() const { return interrupts_; }
+
+  // hw::GuestSoftware
+  hw::GuestOp& current_op() override { return threads_.back().op; }
+  void complete_op() override;
+  void deliver_interrupt(uint8_t vector) override;
+
+  // --- Operations (each awaitable yields the instruction's result) ---
+  struct OpAwaiter {
+    GuestCpu* g;
+    hw::GuestOp op;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      g->threads_.back().leaf = h;
+      g->threads_.back().op = op;
+    }
+    uint64_t await_resume() const noexcept { return g->regs.result; }
+  };
+  OpAwaiter op(hw::GuestOp o) { return {this, o}; }
+  OpAwaiter compute(uint64_t cycles) { return op({hw::OpKind::Compute, 0, cycles}); }
+  OpAwaiter cpuid(uint64_t leaf, uint64_t subleaf = 0) { return op({hw::OpKind::Cpuid, 0, leaf, subleaf}); }
+  OpAwaiter vmcall(uint64_t nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0) {
+    return op({hw::OpKind::Vmcall, 0, nr, a0, a1, a2, a3});
+  }
+  OpAwaiter rdmsr(uint32_t msr) { return op({hw::OpKind::Rdmsr, msr}); }
+  OpAwaiter wrmsr(uint32_t msr, uint64_t v) { return op({hw::OpKind::Wrmsr, msr, v}); }
+  OpAwaiter in(uint32_t port, uint64_t size) { return op({hw::OpKind::In, port, 0, size}); }
+  OpAwaiter out(uint32_t port, uint64_t size, uint64_t v) { return op({hw::OpKind::Out, port, v, size}); }
+  OpAwaiter mmio_read(uint64_t gpa, uint64_t size) { return op({hw::OpKind::MmioRead, 0, gpa, size}); }
+  // `ioeventfd`: the address is registered with KVM for in-kernel completion.
+  OpAwaiter mmio_write(uint64_t gpa, uint64_t size, uint64_t v, bool ioeventfd = false) {
+    return op({hw::OpKind::MmioWrite, 0, gpa, size, v, ioeventfd ? 1u : 0u});
+  }
+  OpAwaiter hlt() { return op({hw::OpKind::Hlt}); }
+  OpAwaiter sti() { return op({hw::OpKind::Sti}); }
+  OpAwaiter cli() { return op({hw::OpKind::Cli}); }
+  OpAwaiter nop() { return op({hw::OpKind::Nop}); }
+  OpAwaiter pause(uint64_t count = 1) { return op({hw::OpKind::Pause, 0, count}); }
+  OpAwaiter rdtsc() { return op({hw::OpKind::Rdtsc}); }
+  OpAwaiter mov_to_cr8(uint64_t v) { return op({hw::OpKind::MovToCr8, 0, v}); }
+  OpAwaiter mov_from_cr8() { return op({hw::OpKind::MovFromCr8}); }
+  OpAwaiter store(hw::MemLine& line, uint64_t v) { return op({hw::OpKind::Store, 0, v, 0, 0, 0, 0, &line}); }
+  // Spin until the line holds `value` (or differs from it with `until_not`); with PAUSE in
+  // the loop (cpu_relax) unless `tight` (`while (!flag);`).
+  OpAwaiter spin_until(hw::MemLine& line, uint64_t value, bool until_not = false, bool tight = false) {
+    return op({hw::OpKind::SpinUntil, 0, value, until_not ? 1u : 0u, tight ? 1u : 0u, 0, 0, &line});
+  }
+
+  // --- The guest's APIC driver (x2APIC MSRs or xAPIC MMIO, by the current mode) ---
+  OpAwaiter apic_write(uint32_t offset, uint32_t value);
+  OpAwaiter apic_read(uint32_t offset);
+  OpAwaiter apic_eoi() { return apic_write(hw::APIC_EOI, 0); }
+  OpAwaiter apic_self_ipi_x2apic(uint8_t vector) { return wrmsr(hw::MSR_X2APIC_SELF_IPI, vector); }
+  // One ICR write (x2APIC: a single MSR write; xAPIC: ICR_HIGH then ICR_LOW).
+  Task<> apic_icr_write(hw::Icr icr);
+  // "sti; hlt": the STI shadow makes the pair atomic against interrupts.
+  Task<> safe_halt();
+
+ private:
+  struct Thread {
+    Task<> task;
+    std::coroutine_handle<> leaf;
+    hw::GuestOp op;
+    bool saved_if = true;  // RFLAGS.IF to restore on IRET
+    bool is_handler = false;
+  };
+  void push_thread(Task<> t, bool handler, bool saved_if);
+  void retire_finished();
+  static Task<> idle_loop(GuestCpu& g);
+
+  int index_;
+  const hw::CostTable& costs_;
+  std::vector<Thread> threads_;
+  std::vector<IsrFactory> idt_;
+  bool main_done_ = false;
+  uint64_t interrupts_ = 0;
+};
+
+}  // namespace guest

@@ -1,0 +1,95 @@
+// The host kernel on one physical CPU: its run queue and current task, its hrtimers and
+// periodic tick, and its interrupt handlers. It is the core's root-mode software.
+//
+// Parameters: scheduler policy, tick period (HZ), whether the tick stops when idle.
+// Statistics: context switches, ticks, interrupts by vector, time per task.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "host/hrtimer.h"
+#include "host/sched_policy.h"
+#include "host/task.h"
+#include "hw/icr.h"
+#include "hw/vmx_cpu.h"
+
+namespace hw {
+class Core;
+}
+
+namespace host {
+
+class Kernel;
+
+class Cpu : public hw::RootSoftware {
+ public:
+  Cpu(Kernel& kernel, hw::Core& core, std::unique_ptr<SchedPolicy> policy, sim::Picos tick_period);
+
+  int id() const { return id_; }
+  uint32_t apic_id() const;
+  hw::Core& core() { return core_; }
+  // Root-mode operations for code that must not see the SystemC core (model/kvm).
+  hw::VmxCpu& vmx();
+  sim::Picos now() const;
+  void busy_until(sim::Picos t);
+  void idle();
+  void post_soft_event(sim::Picos at, uint64_t cookie);
+  void send_ipi(const hw::Icr& icr);
+  double line_latency_ns(int other_cpu) const;
+  Kernel& kernel() { return kernel_; }
+  Task* curr() const { return curr_; }
+  bool need_resched() const { return need_resched_; }
+  void set_need_resched() { need_resched_ = true; }
+  size_t nr_running() const { return policy_->nr_queued() + (curr_ != &idle_ ? 1 : 0); }
+
+  // Scheduling.
+  void enqueue_initial(Task* t);
+  void start();                  // begin running at time 0
+  void schedule();               // pick the next task and switch to it
+  void block_current();          // current task sleeps; schedule away
+  // Wake `t` (queued on this CPU); `waker` is the CPU whose code does it, at its now().
+  void wake_up(Task* t, Cpu& waker);
+
+  // Timers.
+  void hrtimer_start(HrTimer& t, sim::Picos expires);
+  void hrtimer_cancel(HrTimer& t);
+
+  // The host IDT: handles a physical interrupt (already acknowledged) and EOIs it.
+  void handle_irq(uint8_t vector);
+
+  // RootSoftware.
+  void on_vmexit(const hw::ExitInfo& exit) override { curr_->on_vmexit(*this, exit); }
+  void on_interrupt(uint8_t vector) override;
+  void on_busy_done() override { curr_->on_busy_done(*this); }
+  void on_soft_event(uint64_t cookie) override { curr_->on_soft_event(*this, cookie); }
+
+  // Statistics.
+  uint64_t context_switches() const { return context_switches_; }
+  uint64_t ticks() const { return ticks_; }
+  uint64_t irqs(uint8_t vector) const { return irqs_[vector]; }
+  bool is_idle_task(const Task* t) const { return t == &idle_; }
+
+ private:
+  void program_timer();
+  void tick_fn();
+  void update_tick();
+  void account_curr();
+
+  Kernel& kernel_;
+  hw::Core& core_;
+  int id_;
+  std::unique_ptr<SchedPolicy> policy_;
+  IdleTask idle_;
+  Task* curr_;
+  bool need_resched_ = false;
+  HrTimerQueue timers_;
+  HrTimer tick_;
+  sim::Picos tick_period_;
+  uint64_t context_switches_ = 0, ticks_ = 0;
+  std::array<uint64_t, 256> irqs_{};
+};
+
+}  // namespace host

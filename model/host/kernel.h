@@ -1,0 +1,40 @@
+// The host kernel: its CPUs and the tasks on them, plus hooks that KVM registers for the
+// interrupt vectors it owns (posted-interrupt wake-up).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/cpu.h"
+#include "host/sched_policy.h"
+
+namespace host {
+
+struct HostParams {
+  std::string scheduler = "simple_fair";
+  SchedParams sched;
+  int hz = 250;                 // CONFIG_HZ
+};
+
+class Kernel {
+ public:
+  Kernel(const HostParams& params, std::vector<hw::Core*> cores);
+  Cpu& cpu(int i) { return *cpus_[static_cast<size_t>(i)]; }
+  int nr_cpus() const { return static_cast<int>(cpus_.size()); }
+  const HostParams& params() const { return params_; }
+  // Adds a task pinned to `cpu`; the kernel keeps ownership.
+  Task* add_task(std::unique_ptr<Task> t, int cpu);
+  void start();
+
+  // POSTED_INTR_WAKEUP_VECTOR handler (KVM's pi_wakeup_handler).
+  std::function<void(Cpu&)> pi_wakeup_handler;
+
+ private:
+  HostParams params_;
+  std::vector<std::unique_ptr<Cpu>> cpus_;
+  std::vector<std::unique_ptr<Task>> tasks_;
+};
+
+}  // namespace host

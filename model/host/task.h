@@ -1,0 +1,62 @@
+// A host task (thread): a vCPU thread, a host kernel thread, or a CPU-bound user task.
+// The host CPU it runs on calls these hooks; the task drives the core while it runs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hw/vmx_cpu.h"
+#include "sim/time.h"
+
+namespace host {
+
+class Cpu;
+
+enum class TaskState : uint8_t { Runnable, Running, Blocked };
+
+class Task {
+ public:
+  explicit Task(std::string name) : name_(std::move(name)) {}
+  virtual ~Task() = default;
+  const std::string& name() const { return name_; }
+
+  // Switched in on `cpu`: continue whatever the task was doing. Must leave the core busy,
+  // idle, or in the guest.
+  virtual void run(Cpu& cpu) = 0;
+  // Switched out while still runnable (preempted), or after blocking.
+  virtual void switched_out(Cpu& cpu, bool preempted) {}
+  // Back from a host interrupt handler without a reschedule: resume where it was.
+  virtual void resume(Cpu& cpu) { run(cpu); }
+  virtual void on_vmexit(Cpu& cpu, const hw::ExitInfo& exit) {}
+  virtual void on_busy_done(Cpu& cpu) {}
+  virtual void on_soft_event(Cpu& cpu, uint64_t cookie) {}
+
+  // Scheduling state, owned by the host scheduler.
+  TaskState state = TaskState::Runnable;
+  int cpu = 0;               // the CPU it is pinned to / queued on
+  int64_t nice = 0;
+  uint64_t vruntime = 0;     // ps of weighted execution (fair policies)
+  sim::Picos exec_start = 0; // when it last started running
+  sim::Picos sum_exec = 0;   // total run time
+  sim::Picos slice_start_exec = 0;  // sum_exec when it was last picked
+  uint64_t nr_switches = 0, nr_preemptions = 0, nr_wakeups = 0;
+
+ private:
+  std::string name_;
+};
+
+// A CPU-bound host task ("host under CPU load"): always runnable, never blocks.
+class BusyTask : public Task {
+ public:
+  using Task::Task;
+  void run(Cpu& cpu) override;
+};
+
+// The idle task: HLT (C1) until an interrupt.
+class IdleTask : public Task {
+ public:
+  IdleTask() : Task("swapper") {}
+  void run(Cpu& cpu) override;
+};
+
+}  // namespace host

@@ -1,0 +1,664 @@
+#include "hw/core.h"
+
+#include <algorithm>
+
+#include "hw/lapic_timer.h"
+#include "hw/mem_line.h"
+#include "hw/pi_desc.h"
+#include "hw/vmx.h"
+
+namespace hw {
+namespace {
+
+sim::Picos sc_now() { return sc_core::sc_time_stamp().value(); }
+
+constexpr uint64_t kApicBase = 0xFEE00000ull;
+bool is_xapic_page(uint64_t gpa) { return gpa >= kApicBase && gpa < kApicBase + 0x1000; }
+
+}  // namespace
+
+Core::Core(sc_core::sc_module_name name, int cpu, uint32_t apic_id, const Platform& platform,
+           const CostTable& costs)
+    : sc_module(name),
+      apic_out("apic_out"),
+      apic_in("apic_in"),
+      cpu_(cpu),
+      apic_id_(apic_id),
+      platform_(platform),
+      costs_(costs),
+      clock_(platform.freq_mhz),
+      tsc_(platform.tsc_mhz),
+      phys_(apic_id) {
+  apic_in.register_b_transport(this, &Core::b_transport);
+  phys_.set_x2apic_mode(true);
+  phys_.write(APIC_SPIV, APIC_SPIV_APIC_ENABLED | 0xFF);
+  arrivals_.reserve(16);
+  SC_METHOD(run);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+// ---------------------------------------------------------------------------------------
+// Scheduling of the core's single wake-up event.
+
+void Core::push_arrival(const Arrival& a) {
+  arrivals_.push_back(a);
+  std::push_heap(arrivals_.begin(), arrivals_.end(), std::greater<>());
+}
+
+void Core::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  const auto* msg = reinterpret_cast<const ApicMessage*>(trans.get_data_ptr());
+  const sim::Picos at = sc_now() + delay.value();
+  push_arrival({at, arrival_seq_++, msg->icr.vector, false, 0});
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+  if (!wake_pending_ || at < wake_at_) schedule_wake();
+}
+
+void Core::post_soft_event(sim::Picos at, uint64_t cookie) {
+  push_arrival({std::max(at, sc_now()), arrival_seq_++, 0, true, cookie});
+  schedule_wake();
+}
+
+void Core::arm_lapic_timer(sim::Picos deadline) {
+  lapic_timer_at_ = deadline;
+  schedule_wake();
+}
+
+void Core::notify_line(MemLine* line, sim::Picos stored_at) {
+  if (line != watched_) return;
+  const int writer = line->last_writer();
+  const sim::Picos visible =
+      stored_at + (writer == cpu_ ? 0 : sim::ns(line_latency_ns(writer)));
+  line_wake_at_ = std::min(line_wake_at_, visible);
+  schedule_wake();
+}
+
+double Core::line_latency_ns(int other_cpu) const {
+  if (other_cpu < 0 || !line_ns_) return 0.0;
+  return (*line_ns_)[static_cast<size_t>(other_cpu)];
+}
+
+void Core::schedule_wake() {
+  sim::Picos t = sim::kNever;
+  if (!arrivals_.empty()) t = arrivals_.front().at;
+  t = std::min(t, lapic_timer_at_);
+  switch (state_) {
+    case State::Guest:
+      t = std::min({t, preempt_at_, line_wake_at_, op_timed_ ? op_end_ : resume_at_});
+      break;
+    case State::Busy: t = std::min(t, busy_until_); break;
+    case State::Idle:
+    case State::Root: break;
+  }
+  if (t != sim::kNever) t = std::max(t, resume_at_);
+  if (wake_pending_ && t == wake_at_) return;
+  wake_.cancel();
+  wake_pending_ = false;
+  if (t == sim::kNever) return;
+  const sim::Picos now = sc_now();
+  wake_.notify(sc_core::sc_time::from_value(t > now ? t - now : 0));
+  wake_pending_ = true;
+  wake_at_ = t;
+}
+
+void Core::set_state(State s, sim::Picos at) {
+  static constexpr int kSlot[] = {1, 1, 2, 0};  // Root, Busy -> root; Idle; Guest
+  if (at > state_since_) {
+    acc_[kSlot[static_cast<int>(state_)]] += at - state_since_;
+    state_since_ = at;
+  }
+  state_ = s;
+}
+
+void Core::finish_accounting(sim::Picos end) { set_state(state_, end); }
+
+void Core::sync_local() { local_ = std::max(local_, sc_now()); }
+
+// ---------------------------------------------------------------------------------------
+// The process: take what is due, then let the current mode make progress.
+
+void Core::take_arrivals(sim::Picos now) {
+  if (lapic_timer_at_ <= now) {
+    lapic_timer_at_ = sim::kNever;
+    phys_.accept_fixed(LOCAL_TIMER_VECTOR, false);
+  }
+  while (!arrivals_.empty() && arrivals_.front().at <= now) {
+    std::pop_heap(arrivals_.begin(), arrivals_.end(), std::greater<>());
+    Arrival a = arrivals_.back();
+    arrivals_.pop_back();
+    if (!a.soft) {
+      phys_.accept_fixed(a.vector, false);
+    } else if (state_ != State::Guest && root_) {
+      // Software signals are for code running in root mode (a polling vCPU thread); a
+      // CPU back in the guest has already seen what the signal was about.
+      local_ = std::max(local_, now);
+      State before = state_;
+      set_state(State::Root, local_);
+      root_->on_soft_event(a.cookie);
+      if (state_ == State::Root) set_state(before, local_);
+    }
+  }
+}
+
+void Core::run() {
+  wake_pending_ = false;
+  const sim::Picos now = sc_now();
+  ++events_;
+  if (now < resume_at_) {  // inside a transition: interrupts wait for its end
+    schedule_wake();
+    return;
+  }
+  take_arrivals(now);
+  switch (state_) {
+    case State::Guest:
+      run_guest(now);
+      break;
+    case State::Busy:
+    case State::Idle:
+    case State::Root: {
+      const int v = phys_.deliverable_vector();
+      if (v >= 0 && root_) {
+        local_ = std::max(local_, now);
+        if (state_ == State::Idle) local_ += clock_.cycles(costs_.cpu_c1_exit);
+        set_state(State::Root, now);
+        phys_.start_service(static_cast<uint8_t>(v));
+        root_->on_interrupt(static_cast<uint8_t>(v));
+      } else if (state_ == State::Busy && now >= busy_until_ && root_) {
+        local_ = std::max(local_, now);
+        set_state(State::Root, now);
+        busy_until_ = sim::kNever;
+        root_->on_busy_done();
+      }
+      break;
+    }
+  }
+  schedule_wake();
+}
+
+void Core::root_busy_until(sim::Picos t) {
+  busy_until_ = std::max(t, local_);
+  set_state(State::Busy, local_);
+  resume_at_ = local_;
+}
+
+void Core::root_idle() {
+  set_state(State::Idle, local_);
+  resume_at_ = local_;
+}
+
+void Core::send_ipi(const Icr& icr) {
+  charge(costs_.cpu_apic_icr_write);
+  ApicMessage msg{icr, cpu_};
+  tlm::tlm_generic_payload trans;
+  trans.set_command(tlm::TLM_WRITE_COMMAND);
+  trans.set_data_ptr(reinterpret_cast<unsigned char*>(&msg));
+  trans.set_data_length(sizeof(msg));
+  sc_core::sc_time delay = sc_core::sc_time::from_value(local_ - std::min(local_, sc_now()));
+  apic_out->b_transport(trans, delay);
+}
+
+// ---------------------------------------------------------------------------------------
+// VMX transitions.
+
+void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
+  vmcs_ = &vmcs;
+  guest_ = &guest;
+  vmcs.launched = true;
+  charge(costs_.vmx_vmentry);
+  if (skip_pending_) {
+    skip_pending_ = false;
+    guest_->complete_op();
+    guest_->regs.sti_shadow = false;
+  }
+  // VM-entry event injection (SDM 26.6): the event is delivered before any instruction.
+  const uint64_t inj = vmcs.read(VmcsField::VM_ENTRY_INTR_INFO_FIELD);
+  if (inj & INTR_INFO_VALID_MASK) {
+    vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, 0);
+    charge(costs_.vmx_event_injection);
+    guest_->deliver_interrupt(static_cast<uint8_t>(inj & 0xFF));
+  }
+  // The VMX-preemption timer counts down each time bit `rate` of the TSC changes.
+  preempt_at_ = sim::kNever;
+  if (vmcs.pin() & PIN_BASED_VMX_PREEMPTION_TIMER) {
+    const unsigned rate = platform_.vmx.preemption_timer_rate;
+    const uint64_t value = vmcs.read(VmcsField::VMX_PREEMPTION_TIMER_VALUE) & 0xFFFFFFFFull;
+    const uint64_t tick = (host_tsc() >> rate) + value;
+    preempt_at_ = value == 0 ? local_ : std::max(local_, tsc_.time_of_count(tick << rate));
+  }
+  op_timed_ = false;
+  set_state(State::Guest, local_);
+  resume_at_ = local_;
+  ++entries_;
+}
+
+void Core::vmexit(uint16_t reason, uint64_t qualification, uint32_t intr_info) {
+  if (watched_) {
+    watched_->unwatch(this);
+    watched_ = nullptr;
+  }
+  line_wake_at_ = sim::kNever;
+  op_timed_ = false;
+  preempt_at_ = sim::kNever;
+  vmcs_->write(VmcsField::VM_EXIT_REASON, reason);
+  vmcs_->write(VmcsField::EXIT_QUALIFICATION, qualification);
+  vmcs_->write(VmcsField::VM_EXIT_INTR_INFO, intr_info);
+  ExitInfo e{reason, qualification, intr_info, &guest_->current_op(), local_};
+  set_state(State::Root, local_);
+  charge(costs_.vmx_vmexit);
+  ++exits_;
+  root_->on_vmexit(e);
+}
+
+// The instruction retires in the guest without leaving it.
+void Core::retire(uint64_t result) {
+  guest_->regs.result = result;
+  guest_->complete_op();
+}
+
+// ---------------------------------------------------------------------------------------
+// Non-root operation.
+
+sim::Picos Core::ple_window_ps() const {
+  const uint64_t window = vmcs_->read(VmcsField::PLE_WINDOW);
+  return tsc_.time_of_count(window);
+}
+
+// A physical interrupt in non-root mode (SDM 25.2 and 29.6): the posted-interrupt
+// notification vector is processed without an exit; others exit when external-interrupt
+// exiting is set (acknowledged on exit, as KVM configures), regardless of RFLAGS.IF.
+bool Core::recognize_physical_interrupt() {
+  const int v = phys_.deliverable_vector();
+  if (v < 0) return false;
+  const uint32_t pin = vmcs_->pin();
+  if ((pin & PIN_BASED_POSTED_INTR) && v == static_cast<int>(vmcs_->read(VmcsField::POSTED_INTR_NV))) {
+    phys_.start_service(static_cast<uint8_t>(v));
+    phys_.eoi();
+    process_posted_interrupts();
+    return false;
+  }
+  if (pin & PIN_BASED_EXT_INTR_MASK) {
+    phys_.start_service(static_cast<uint8_t>(v));
+    vmexit(EXIT_REASON_EXTERNAL_INTERRUPT, 0, INTR_INFO_VALID_MASK | INTR_TYPE_EXT_INTR | static_cast<uint32_t>(v));
+    return true;
+  }
+  // External-interrupt exiting off (direct interrupt delivery): the guest IDT takes it.
+  if (guest_->regs.rflags_if && !guest_->regs.sti_shadow) {
+    phys_.start_service(static_cast<uint8_t>(v));
+    charge(costs_.cpu_interrupt_delivery);
+    guest_->deliver_interrupt(static_cast<uint8_t>(v));
+  }
+  return false;
+}
+
+void Core::process_posted_interrupts() {
+  PiDesc* pi = vmcs_->pi_desc;
+  if (!pi || !vmcs_->virtual_apic) return;
+  charge(costs_.vmx_posted_intr_process);
+  ++pi_notifications_;
+  pi->pi_clear_on();
+  const int highest = pi->pi_harvest_pir(*vmcs_->virtual_apic);
+  if (highest >= 0) {
+    uint64_t st = vmcs_->read(VmcsField::GUEST_INTR_STATUS);
+    const uint64_t rvi = std::max<uint64_t>(st & 0xFF, static_cast<uint64_t>(highest));
+    vmcs_->write(VmcsField::GUEST_INTR_STATUS, (st & ~0xFFull) | rvi);
+  }
+}
+
+// Virtual-interrupt delivery (SDM 29.2): RVI against VPPR, when RFLAGS.IF allows.
+bool Core::deliver_virtual_interrupt() {
+  if (!(vmcs_->secondary() & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY)) return false;
+  if (!guest_->regs.rflags_if || guest_->regs.sti_shadow) return false;
+  LapicRegisters& va = *vmcs_->virtual_apic;
+  const int v = va.deliverable_vector();
+  if (v < 0) return false;
+  va.start_service(static_cast<uint8_t>(v));
+  const int rvi = std::max(va.highest_irr(), 0);
+  vmcs_->write(VmcsField::GUEST_INTR_STATUS, static_cast<uint64_t>(v) << 8 | static_cast<uint64_t>(rvi));
+  charge(costs_.vmx_virtual_intr_delivery);
+  guest_->deliver_interrupt(static_cast<uint8_t>(v));
+  return true;
+}
+
+// EOI virtualization (SDM 29.1.2): trap-like EOI_INDUCED exit for vectors in the bitmap.
+// Returns true if it exited.
+bool Core::virtual_eoi() {
+  LapicRegisters& va = *vmcs_->virtual_apic;
+  charge(costs_.vmx_virtual_eoi);
+  const int v = va.eoi();
+  const int svi = std::max(va.highest_isr(), 0);
+  const int rvi = std::max(va.highest_irr(), 0);
+  vmcs_->write(VmcsField::GUEST_INTR_STATUS, static_cast<uint64_t>(svi) << 8 | static_cast<uint64_t>(rvi));
+  if (v >= 0 && vmcs_->eoi_exit(static_cast<uint8_t>(v))) {
+    vmexit(EXIT_REASON_EOI_INDUCED, static_cast<uint64_t>(v));
+    return true;
+  }
+  return false;
+}
+
+void Core::run_guest(sim::Picos now) {
+  local_ = std::max(local_, now);
+  GuestRegs& regs = guest_->regs;
+  // A timed operation in progress: finished, or interrupted?
+  if (op_timed_) {
+    GuestOp& op = guest_->current_op();
+    if (line_wake_at_ <= now && op.kind == OpKind::SpinUntil) {
+      line_wake_at_ = sim::kNever;
+      const uint64_t seen = op.line->load(cpu_, now, 0);
+      if ((op.b == 0) == (seen == op.a)) {
+        op_timed_ = false;
+        watched_->unwatch(this);
+        watched_ = nullptr;
+        retire(seen);
+      }
+    }
+    if (op_timed_ && now >= op_end_) {
+      op_timed_ = false;
+      if (op.kind == OpKind::SpinUntil || op.kind == OpKind::Pause) {
+        // The pause loop outlasted the PLE window (SDM 25.1.3): exit. The spin goes on
+        // after re-entry as a new loop.
+        if (op.kind == OpKind::Pause) op.a -= std::min<uint64_t>(op.a, static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause)));
+        if (watched_) { watched_->unwatch(this); watched_ = nullptr; }
+        vmexit(EXIT_REASON_PAUSE_INSTRUCTION);
+        return;
+      }
+      retire();
+    }
+    if (op_timed_) {
+      // Still running: only an interrupt or the preemption timer can cut it short.
+      const bool phys = phys_.deliverable_vector() >= 0;
+      const bool virt = (vmcs_->secondary() & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY) &&
+                        regs.rflags_if && vmcs_->virtual_apic->deliverable_vector() >= 0;
+      if (!phys && !virt && preempt_at_ > now) return;
+      // Split the operation at `now`.
+      op_timed_ = false;
+      if (op.kind == OpKind::Compute) {
+        op.a = static_cast<uint64_t>(clock_.to_cycles(op_end_ - now) + 0.5);
+      } else if (op.kind == OpKind::Pause) {
+        op.a -= std::min<uint64_t>(op.a, static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause)));
+      } else if (op.kind == OpKind::Hlt || op.kind == OpKind::Mwait) {
+        retire();  // an interrupt ends the halt; the handler runs after it
+      }
+      if (watched_) { watched_->unwatch(this); watched_ = nullptr; }
+      line_wake_at_ = sim::kNever;
+    }
+  }
+  // Instruction boundaries: recognize events, then execute.
+  for (int budget = 64; budget > 0; --budget) {
+    if (preempt_at_ <= local_) {
+      vmexit(EXIT_REASON_PREEMPTION_TIMER);
+      return;
+    }
+    if (recognize_physical_interrupt()) return;
+    if ((vmcs_->primary() & CPU_BASED_INTR_WINDOW_EXITING) && regs.rflags_if && !regs.sti_shadow) {
+      vmexit(EXIT_REASON_INTERRUPT_WINDOW);
+      return;
+    }
+    deliver_virtual_interrupt();
+    GuestOp& op = guest_->current_op();
+    const bool shadow = regs.sti_shadow;
+    if (!execute(op)) return;
+    if (shadow && op.kind != OpKind::Sti) regs.sti_shadow = false;
+    if (local_ > now) {  // the op took time: continue at its end
+      resume_at_ = local_;
+      return;
+    }
+  }
+  resume_at_ = local_;
+}
+
+bool Core::execute(GuestOp& op) {
+  const uint32_t primary = vmcs_->primary();
+  GuestRegs& regs = guest_->regs;
+  switch (op.kind) {
+    case OpKind::Compute:
+      if (op.a == 0) { retire(); return true; }
+      op_timed_ = true;
+      op_start_ = local_;
+      op_end_ = local_ + clock_.cycles(static_cast<double>(op.a));
+      return false;
+    case OpKind::Cpuid:
+      vmexit(EXIT_REASON_CPUID);
+      return false;
+    case OpKind::Vmcall:
+      vmexit(EXIT_REASON_VMCALL);
+      return false;
+    case OpKind::Rdmsr:
+      return execute_msr(op, false);
+    case OpKind::Wrmsr:
+      return execute_msr(op, true);
+    case OpKind::In:
+    case OpKind::Out:
+      if (primary & (CPU_BASED_UNCOND_IO_EXITING | CPU_BASED_USE_IO_BITMAPS)) {
+        const uint64_t qual = ((op.b - 1) & 7) | (op.kind == OpKind::In ? IO_QUAL_IN : 0) |
+                              (static_cast<uint64_t>(op.a32) << 16);
+        vmexit(EXIT_REASON_IO_INSTRUCTION, qual);
+        return false;
+      }
+      charge(costs_.cpu_io);
+      retire();
+      return true;
+    case OpKind::MmioRead:
+      return execute_mmio(op, false);
+    case OpKind::MmioWrite:
+      return execute_mmio(op, true);
+    case OpKind::Hlt:
+      if (primary & CPU_BASED_HLT_EXITING) {
+        vmexit(EXIT_REASON_HLT);
+        return false;
+      }
+      op_timed_ = true;  // guest activity state HLT until an interrupt
+      op_start_ = local_;
+      op_end_ = sim::kNever;
+      return false;
+    case OpKind::Mwait:
+      if (primary & CPU_BASED_MWAIT_EXITING) {
+        vmexit(EXIT_REASON_MWAIT_INSTRUCTION);
+        return false;
+      }
+      op_timed_ = true;
+      op_start_ = local_;
+      op_end_ = sim::kNever;
+      return false;
+    case OpKind::Monitor:
+      if (primary & CPU_BASED_MONITOR_EXITING) {
+        vmexit(EXIT_REASON_MONITOR_INSTRUCTION);
+        return false;
+      }
+      charge(1);
+      retire();
+      return true;
+    case OpKind::Pause:
+      if (primary & CPU_BASED_PAUSE_EXITING) {
+        vmexit(EXIT_REASON_PAUSE_INSTRUCTION);
+        return false;
+      }
+      return execute_pause_loop(op, local_);
+    case OpKind::SpinUntil: {
+      const int writer = op.line->last_writer();
+      const sim::Picos transfer = writer == cpu_ ? 0 : sim::ns(line_latency_ns(writer));
+      const uint64_t seen = op.line->load(cpu_, local_, transfer);
+      if ((op.b == 0) == (seen == op.a)) {
+        retire(seen);
+        return true;
+      }
+      return execute_pause_loop(op, local_);
+    }
+    case OpKind::Store:
+      charge(1);
+      op.line->store(op.a, cpu_, local_);
+      retire();
+      return true;
+    case OpKind::Rdtsc: {
+      if (primary & CPU_BASED_RDTSC_EXITING) {
+        vmexit(EXIT_REASON_RDTSC);
+        return false;
+      }
+      charge(costs_.cpu_rdtsc);
+      uint64_t mult = (vmcs_->secondary() & SECONDARY_EXEC_TSC_SCALING) ? vmcs_->read(VmcsField::TSC_MULTIPLIER) : (1ull << 48);
+      const int64_t off = (primary & CPU_BASED_USE_TSC_OFFSETTING) ? static_cast<int64_t>(vmcs_->read(VmcsField::TSC_OFFSET)) : 0;
+      retire(guest_tsc(host_tsc(), mult, off));
+      return true;
+    }
+    case OpKind::MovToCr8:
+      if (primary & CPU_BASED_TPR_SHADOW) {
+        LapicRegisters& va = *vmcs_->virtual_apic;
+        charge(costs_.cpu_mov_cr8);
+        va.set_tpr(static_cast<uint8_t>((op.a & 0xF) << 4));
+        retire();
+        // Without virtual-interrupt delivery, lowering VTPR below the threshold traps.
+        if (!(vmcs_->secondary() & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY) &&
+            (op.a & 0xF) < (vmcs_->read(VmcsField::TPR_THRESHOLD) & 0xF)) {
+          vmexit(EXIT_REASON_TPR_BELOW_THRESHOLD);
+          return false;
+        }
+        return true;
+      }
+      if (primary & CPU_BASED_CR8_LOAD_EXITING) {
+        vmexit(EXIT_REASON_CR_ACCESS, 8 | (0ull << 4));
+        return false;
+      }
+      charge(costs_.cpu_mov_cr8);
+      retire();
+      return true;
+    case OpKind::MovFromCr8:
+      if (primary & CPU_BASED_TPR_SHADOW) {
+        charge(costs_.cpu_mov_cr8);
+        retire(vmcs_->virtual_apic->tpr() >> 4);
+        return true;
+      }
+      if (primary & CPU_BASED_CR8_STORE_EXITING) {
+        vmexit(EXIT_REASON_CR_ACCESS, 8 | (1ull << 4));
+        return false;
+      }
+      charge(costs_.cpu_mov_cr8);
+      retire();
+      return true;
+    case OpKind::Sti:
+      regs.rflags_if = true;
+      regs.sti_shadow = true;
+      charge(1);
+      retire();
+      return true;
+    case OpKind::Cli:
+      regs.rflags_if = false;
+      charge(1);
+      retire();
+      return true;
+    case OpKind::Nop:
+      charge(1);
+      retire();
+      return true;
+  }
+  return true;
+}
+
+// A loop of PAUSEs (SDM 25.1.3): with PAUSE-loop exiting at CPL 0, a loop whose PAUSEs are
+// less than PLE_GAP apart exits once it has lasted longer than PLE_WINDOW. A tight spin-wait
+// loop (PAUSE plus a load and a branch) is one such loop.
+bool Core::execute_pause_loop(GuestOp& op, sim::Picos spin_start) {
+  op_timed_ = true;
+  op_start_ = spin_start;
+  sim::Picos end = sim::kNever;
+  if (op.kind == OpKind::Pause) end = spin_start + clock_.cycles(costs_.cpu_pause * static_cast<double>(op.a));
+  // op.c != 0 marks a tight loop without PAUSE (`while (!flag);`): PLE cannot see it.
+  const bool ple = op.c == 0 && (vmcs_->secondary() & SECONDARY_EXEC_PAUSE_LOOP_EXITING) &&
+                   guest_->regs.cpl == 0 && vmcs_->read(VmcsField::PLE_GAP) != 0;
+  if (ple) {
+    const sim::Picos window_end = spin_start + ple_window_ps();
+    if (window_end < end) end = window_end;
+  }
+  if (op.kind == OpKind::SpinUntil) {
+    watched_ = op.line;
+    op.line->watch(this);
+  }
+  op_end_ = end;
+  return false;
+}
+
+bool Core::execute_msr(GuestOp& op, bool write) {
+  const uint32_t msr = op.a32;
+  const bool bitmaps = vmcs_->primary() & CPU_BASED_USE_MSR_BITMAPS;
+  const bool exits = !bitmaps || !vmcs_->msr_bitmap ||
+                     (write ? vmcs_->msr_bitmap->write_exits(msr) : vmcs_->msr_bitmap->read_exits(msr));
+  if (exits) {
+    vmexit(write ? EXIT_REASON_MSR_WRITE : EXIT_REASON_MSR_READ);
+    return false;
+  }
+  const uint32_t secondary = vmcs_->secondary();
+  if (is_x2apic_msr(msr) && (secondary & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE) && vmcs_->virtual_apic) {
+    // x2APIC virtualization (SDM 29.5): these accesses touch the virtual-APIC page.
+    LapicRegisters& va = *vmcs_->virtual_apic;
+    const bool vid = secondary & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY;
+    if (!write) {
+      if (msr == MSR_X2APIC_TPR || (secondary & SECONDARY_EXEC_APIC_REGISTER_VIRT)) {
+        charge(costs_.vmx_virtual_apic_access);
+        retire(va.read(x2apic_msr_to_offset(msr)).value_or(0));
+        return true;
+      }
+    } else if (msr == MSR_X2APIC_TPR) {
+      charge(costs_.vmx_virtual_apic_access);
+      va.set_tpr(static_cast<uint8_t>(op.a));
+      retire();
+      return true;
+    } else if (msr == MSR_X2APIC_EOI && vid) {
+      retire();
+      return !virtual_eoi();
+    } else if (msr == MSR_X2APIC_SELF_IPI && vid) {
+      // Self-IPI virtualization: vIRR and RVI, delivered at the next boundary.
+      charge(costs_.vmx_virtual_apic_access);
+      va.accept_fixed(static_cast<uint8_t>(op.a & 0xFF), false);
+      retire();
+      return true;
+    }
+    // Anything else reaches the physical x2APIC (only with passthrough configurations).
+    if (write && msr == MSR_X2APIC_EOI) phys_.eoi();
+  }
+  charge(costs_.cpu_msr_access);
+  retire();
+  return true;
+}
+
+bool Core::execute_mmio(GuestOp& op, bool write) {
+  const uint64_t gpa = op.a;
+  const uint32_t secondary = vmcs_->secondary();
+  if (is_xapic_page(gpa) && !guest_->regs.x2apic && (secondary & SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES) &&
+      vmcs_->virtual_apic) {
+    const uint32_t offset = static_cast<uint32_t>(gpa & 0xFF0);
+    LapicRegisters& va = *vmcs_->virtual_apic;
+    if (!(secondary & SECONDARY_EXEC_APIC_REGISTER_VIRT)) {
+      // Fault-like APIC-access exit; KVM emulates the instruction.
+      vmexit(EXIT_REASON_APIC_ACCESS, offset | (write ? (1ull << 12) : 0));
+      return false;
+    }
+    if (!write) {
+      charge(costs_.vmx_virtual_apic_access);
+      retire(va.read(offset).value_or(0));
+      return true;
+    }
+    if (offset == APIC_TPR || offset == APIC_ICR_HIGH) {
+      // Virtualized without an exit (SDM 29.4.3.2): TPR virtualization; ICR high is data.
+      charge(costs_.vmx_virtual_apic_access);
+      if (offset == APIC_TPR) va.set_tpr(static_cast<uint8_t>(op.c));
+      else va.write(offset, static_cast<uint32_t>(op.c));
+      retire();
+      return true;
+    }
+    if (offset == APIC_EOI && (secondary & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY)) {
+      retire();
+      return !virtual_eoi();
+    }
+    // APIC-write emulation (SDM 29.4.3.3): the write lands in the virtual-APIC page, then a
+    // trap-like APIC_WRITE exit lets the VMM act on it.
+    va.write(offset, static_cast<uint32_t>(op.c));
+    charge(costs_.vmx_virtual_apic_access);
+    retire();
+    vmexit(EXIT_REASON_APIC_WRITE, offset);
+    return false;
+  }
+  // Device MMIO: KVM marks these EPT entries misconfigured so they exit quickly.
+  vmcs_->write(VmcsField::GUEST_PHYSICAL_ADDRESS, gpa);
+  vmexit(EXIT_REASON_EPT_MISCONFIG);
+  return false;
+}
+
+}  // namespace hw

@@ -1,0 +1,162 @@
+// One hardware thread: VMX root and non-root operation, its physical local APIC and
+// TSC-deadline timer, the VMX-preemption timer, and posted-interrupt processing.
+//
+// Execution is event-driven: the core sleeps on one sc_event until the next thing that
+// can change its state (the end of an operation, an interrupt arrival, a timer). Software
+// that runs in root mode (the host kernel, KVM) is ordinary C++ called from here; it spends
+// time by charging cycles to the core's local clock, which may run ahead of SystemC time
+// within one exit. Interrupts that arrive meanwhile stay pending in the LAPIC and are
+// recognized at the next instruction boundary, as with interrupts disabled on the entry path.
+//
+// Parameters: cpu index, APIC id, platform (clock, costs, VMX capabilities).
+// Ports: apic_out (TLM initiator, to the APIC bus), apic_in (TLM target).
+// Statistics: events, guest/root/idle time, posted-interrupt notifications processed.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "hw/apic_message.h"
+#include "hw/lapic_state.h"
+#include "hw/platform.h"
+#include "hw/vmx_cpu.h"
+#include "sim/time.h"
+
+namespace hw {
+
+class MemLine;
+
+class Core : public sc_core::sc_module, public VmxCpu {
+ public:
+  SC_HAS_PROCESS(Core);
+  Core(sc_core::sc_module_name name, int cpu, uint32_t apic_id, const Platform& platform,
+       const CostTable& costs);
+
+  tlm_utils::simple_initiator_socket<Core> apic_out;
+  tlm_utils::simple_target_socket<Core> apic_in;
+
+  // --- VmxCpu: what KVM uses ---
+  int cpu() const override { return cpu_; }
+  sim::Picos now() const override { return local_; }
+  void charge(double cycles) override { local_ += clock_.cycles(cycles); }
+  void charge_ps(sim::Picos ps) override { local_ += ps; }
+  const CostTable& costs() const override { return costs_; }
+  const VmxCapabilities& caps() const override { return platform_.vmx; }
+  uint64_t host_tsc() const override { return tsc_.count_at(local_); }
+  sim::Picos time_of_host_tsc(uint64_t tsc) const override { return tsc_.time_of_count(tsc); }
+  double tsc_mhz() const override { return tsc_.mhz(); }
+  void vmenter(Vmcs& vmcs, GuestSoftware& guest) override;
+  void skip_instruction() override { skip_pending_ = true; }
+  void send_ipi(const Icr& icr) override;
+
+  // --- Root mode, for the host kernel ---
+  void set_root_software(RootSoftware* sw) { root_ = sw; }
+  void root_busy_until(sim::Picos t);  // host code runs until t, then on_busy_done()
+  void root_idle();                    // HLT in C1 until an interrupt
+  void eoi() { phys_.eoi(); }          // host EOI of the physical LAPIC
+  void arm_lapic_timer(sim::Picos deadline);  // TSC-deadline clockevent; kNever disarms
+  void post_soft_event(sim::Picos at, uint64_t cookie);
+  bool in_guest() const { return state_ == State::Guest; }
+  bool idle() const { return state_ == State::Idle; }
+  // Clamp local time up to SystemC time (when host code starts from an outside event).
+  void sync_local();
+
+  // --- Memory ---
+  void notify_line(MemLine* line, sim::Picos visible);
+  double line_latency_ns(int other_cpu) const;
+
+  // --- Statistics ---
+  uint64_t events() const { return events_; }
+  uint64_t exits() const { return exits_; }
+  sim::Picos time_in_guest() const { return acc_[0]; }
+  sim::Picos time_in_root() const { return acc_[1]; }
+  sim::Picos time_idle() const { return acc_[2]; }
+  uint64_t posted_intr_notifications() const { return pi_notifications_; }
+  void finish_accounting(sim::Picos end);
+
+  const sim::Clock& clock() const { return clock_; }
+  const sim::Clock& tsc_clock() const { return tsc_; }
+  uint32_t apic_id() const { return apic_id_; }
+  const Platform& platform() const { return platform_; }
+  void set_line_latency_table(const std::vector<double>* ns_by_cpu) { line_ns_ = ns_by_cpu; }
+
+ private:
+  enum class State : uint8_t { Root, Busy, Idle, Guest };
+  struct Arrival {
+    sim::Picos at;
+    uint64_t seq;
+    uint8_t vector;
+    bool soft;
+    uint64_t cookie;
+    bool operator>(const Arrival& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+
+  void run();
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  void push_arrival(const Arrival& a);
+  void take_arrivals(sim::Picos now);
+  void schedule_wake();
+  void set_state(State s, sim::Picos at);
+
+  // Non-root execution.
+  void run_guest(sim::Picos now);
+  bool recognize_physical_interrupt();       // true if it caused an exit
+  bool deliver_virtual_interrupt();          // VID: RVI against VPPR
+  void process_posted_interrupts();
+  bool execute(GuestOp& op);                 // false when the op exited or is timed
+  bool execute_msr(GuestOp& op, bool write);
+  bool execute_mmio(GuestOp& op, bool write);
+  bool execute_pause_loop(GuestOp& op, sim::Picos spin_start);
+  bool virtual_eoi();
+  void vmexit(uint16_t reason, uint64_t qualification = 0, uint32_t intr_info = 0);
+  void retire(uint64_t result = 0);
+  sim::Picos ple_window_ps() const;
+  sim::Picos preemption_deadline() const { return preempt_at_; }
+
+  const int cpu_;
+  const uint32_t apic_id_;
+  const Platform& platform_;
+  const CostTable& costs_;
+  const sim::Clock clock_;
+  const sim::Clock tsc_;
+  const std::vector<double>* line_ns_ = nullptr;
+
+  sc_core::sc_event wake_;
+  bool wake_pending_ = false;
+  sim::Picos wake_at_ = 0;
+  State state_ = State::Root;
+  sim::Picos local_ = 0;
+  sim::Picos resume_at_ = 0;   // before this the core is inside a transition (entry, handler)
+  sim::Picos busy_until_ = sim::kNever;
+  RootSoftware* root_ = nullptr;
+
+  // Physical local APIC.
+  LapicRegisters phys_;
+  sim::Picos lapic_timer_at_ = sim::kNever;
+  std::vector<Arrival> arrivals_;  // min-heap by (at, seq)
+  uint64_t arrival_seq_ = 0;
+
+  // Non-root state.
+  Vmcs* vmcs_ = nullptr;
+  GuestSoftware* guest_ = nullptr;
+  bool skip_pending_ = false;
+  bool op_timed_ = false;          // a timed operation is in progress
+  sim::Picos op_start_ = 0, op_end_ = 0;
+  sim::Picos preempt_at_ = sim::kNever;
+  sim::Picos line_wake_at_ = sim::kNever;
+  MemLine* watched_ = nullptr;
+
+  // Statistics.
+  uint64_t events_ = 0;
+  uint64_t exits_ = 0, entries_ = 0;
+  uint64_t pi_notifications_ = 0;
+  sim::Picos acc_[3] = {0, 0, 0};
+  sim::Picos state_since_ = 0;
+};
+
+}  // namespace hw

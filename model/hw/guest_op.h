@@ -1,0 +1,70 @@
+// One guest operation: what a guest program asks the core to execute next. The core
+// decides from the VMCS whether it exits (SDM ch. 25 "VMX non-root operation"); the guest
+// program never decides that. Operand fields mirror the registers the instruction uses,
+// so KVM's handlers read them as they would read RAX/RCX/RDX.
+#pragma once
+
+#include <cstdint>
+
+namespace hw {
+
+class MemLine;
+
+enum class OpKind : uint8_t {
+  Compute,     // a: cycles of plain computation (interruptible, never exits)
+  Cpuid,       // a: leaf (EAX), b: subleaf (ECX); result: EAX
+  Vmcall,      // a: nr (RAX), b..e: RBX, RCX, RDX, RSI; result: RAX
+  Rdmsr,       // a32: MSR index (ECX); result: value
+  Wrmsr,       // a32: MSR index, a: value (EDX:EAX)
+  In,          // a32: port, b: size in bytes; result: value
+  Out,         // a32: port, b: size, a: value
+  MmioRead,    // a: guest-physical address, b: size; result: value
+  MmioWrite,   // a: guest-physical address, b: size, c: value
+  Hlt,         // halt until an interrupt
+  Mwait,       // MWAIT with hint a (C-state)
+  Monitor,     // MONITOR on line
+  Pause,       // a: number of PAUSE instructions in a tight loop
+  SpinUntil,   // spin with PAUSE until line->value() == a (or != a when b == 1)
+  Store,       // line->store(a)
+  Rdtsc,       // result: guest TSC
+  MovToCr8,    // a: new TPR class (CR8 = TPR[7:4])
+  MovFromCr8,  // result: TPR[7:4]
+  Sti,         // set IF; blocks interrupts for one instruction (STI shadow)
+  Cli,         // clear IF
+  Nop,
+};
+
+struct GuestOp {
+  OpKind kind = OpKind::Nop;
+  uint32_t a32 = 0;
+  uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;
+  MemLine* line = nullptr;
+};
+
+// Architectural guest state the core reads and writes (the VMCS guest-state area in
+// real hardware); kept beside the guest software that owns it.
+struct GuestRegs {
+  bool rflags_if = true;
+  bool sti_shadow = false;  // blocking by STI for the next instruction
+  bool x2apic = true;       // IA32_APIC_BASE.EXTD
+  uint8_t cpl = 0;          // 0 kernel, 3 user
+  uint64_t result = 0;      // destination register of the current operation
+};
+
+// The guest software running on a vCPU, seen from the core: a stream of operations plus
+// the IDT. Implemented by model/guest.
+class GuestSoftware {
+ public:
+  virtual ~GuestSoftware() = default;
+  // The operation the guest is executing now; the core may update it in place when it
+  // is split (remaining compute cycles, remaining PAUSEs).
+  virtual GuestOp& current_op() = 0;
+  // The current operation retired with regs.result set: run guest code to the next one.
+  virtual void complete_op() = 0;
+  // Deliver an interrupt through the IDT: the handler runs on top of the interrupted
+  // operation, which resumes after IRET. Clears IF, as an interrupt gate does.
+  virtual void deliver_interrupt(uint8_t vector) = 0;
+  GuestRegs regs;
+};
+
+}  // namespace hw

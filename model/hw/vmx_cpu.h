@@ -1,0 +1,60 @@
+// What KVM may do with the physical CPU its vCPU thread runs on: the small hardware
+// interface of DESIGN.md. Plain C++ (no SystemC) so model/kvm can be unit-tested
+// against a fake, and so an L1 hypervisor can later run against L0's virtual VMX.
+#pragma once
+
+#include <cstdint>
+
+#include "hw/guest_op.h"
+#include "hw/icr.h"
+#include "hw/platform.h"
+#include "hw/vmcs.h"
+#include "sim/time.h"
+
+namespace hw {
+
+struct ExitInfo {
+  uint16_t reason = 0;
+  uint64_t qualification = 0;
+  uint32_t intr_info = 0;    // VM_EXIT_INTR_INFO (vector of an acknowledged interrupt)
+  GuestOp* op = nullptr;     // the guest's instruction and registers at the exit
+  sim::Picos start = 0;      // when the exit began (the kvm_exit timestamp)
+};
+
+class VmxCpu {
+ public:
+  virtual ~VmxCpu() = default;
+  virtual int cpu() const = 0;
+  virtual sim::Picos now() const = 0;              // local time of the code running here
+  virtual void charge(double cycles) = 0;          // software on this CPU spends cycles
+  virtual void charge_ps(sim::Picos ps) = 0;
+  virtual const CostTable& costs() const = 0;
+  virtual const VmxCapabilities& caps() const = 0;
+  virtual uint64_t host_tsc() const = 0;           // host TSC at now()
+  virtual double tsc_mhz() const = 0;
+  virtual sim::Picos time_of_host_tsc(uint64_t tsc) const = 0;
+  // VMRESUME/VMLAUNCH of `vmcs` running `guest`: returns at once; the exit comes back
+  // through RootSoftware::on_vmexit.
+  virtual void vmenter(Vmcs& vmcs, GuestSoftware& guest) = 0;
+  // The exiting instruction retires (RIP advanced) when the guest resumes.
+  virtual void skip_instruction() = 0;
+  // Physical ICR write from root mode (x2APIC).
+  virtual void send_ipi(const Icr& icr) = 0;
+  // VMREAD/VMWRITE by software beyond the fixed paths: charged at the table's cost.
+  void vmwrite(Vmcs& v, VmcsField f, uint64_t value) { charge(costs().vmx_vmwrite); v.write(f, value); }
+  uint64_t vmread(const Vmcs& v, VmcsField f) { charge(costs().vmx_vmread); return v.read(f); }
+};
+
+// The host kernel on one CPU, as the core sees it in root mode (model/host implements it).
+class RootSoftware {
+ public:
+  virtual ~RootSoftware() = default;
+  virtual void on_vmexit(const ExitInfo& exit) = 0;
+  // A physical interrupt taken in root mode (already acknowledged: ISR set); the handler
+  // must EOI it through Core::eoi().
+  virtual void on_interrupt(uint8_t vector) = 0;
+  virtual void on_busy_done() = 0;                 // a Core::root_busy_until period ended
+  virtual void on_soft_event(uint64_t cookie) = 0; // a signal posted with Core::post_soft_event
+};
+
+}  // namespace hw

@@ -1,0 +1,47 @@
+// A VM (struct kvm): its vCPUs, the APIC-id map used for IPI delivery, and parameters.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/platform.h"
+#include "kvm/params.h"
+#include "kvm/vcpu.h"
+
+namespace kvm {
+
+class Kvm {
+ public:
+  Kvm(std::string name, const KvmParams& params, const hw::VmxCapabilities& caps, const hw::CostTable& costs);
+  const std::string& name() const { return name_; }
+  const KvmParams& params() const { return params_; }
+  const hw::VmxCapabilities& caps() const { return caps_; }
+  const hw::CostTable& costs() const { return costs_; }
+  bool apicv() const { return apicv_; }
+  bool mitigation(const char* name) const;
+
+  Vcpu& create_vcpu(uint32_t apic_id);
+  int nr_vcpus() const { return static_cast<int>(vcpus_.size()); }
+  Vcpu& vcpu(int i) { return *vcpus_[static_cast<size_t>(i)]; }
+  Vcpu* vcpu_by_apic_id(uint32_t id);
+  bool is_kernel_io_port(uint32_t port) const;
+
+  // kvm_irq_delivery_to_apic for an IPI from `sender` (kvm_apic_send_ipi).
+  void deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr);
+
+  uint64_t ipis_sent = 0;
+  double tsc_mhz = 1000.0;  // the host TSC rate (for converting cycles to ns)
+
+ private:
+  std::string name_;
+  KvmParams params_;
+  hw::VmxCapabilities caps_;
+  const hw::CostTable& costs_;
+  bool apicv_;
+  bool mds_clear_ = false, l1d_flush_ = false;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<Vcpu*> by_apic_id_;
+};
+
+}  // namespace kvm

@@ -1,0 +1,222 @@
+#include "kvm/lapic.h"
+
+#include <cstdlib>
+
+#include "hw/apic_regs.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+
+namespace kvm {
+namespace {
+constexpr int64_t kAdvanceInitNs = 1000;      // LAPIC_TIMER_ADVANCE_NS_INIT
+constexpr int64_t kAdvanceMaxNs = 5000;       // LAPIC_TIMER_ADVANCE_NS_MAX
+constexpr int64_t kAdjustMinCycles = 100;     // LAPIC_TIMER_ADVANCE_ADJUST_MIN
+constexpr int64_t kAdjustMaxCycles = 10000;   // LAPIC_TIMER_ADVANCE_ADJUST_MAX
+constexpr int64_t kAdjustStep = 8;            // LAPIC_TIMER_ADVANCE_ADJUST_STEP
+}  // namespace
+
+Lapic::Lapic(Vcpu& vcpu, uint32_t apic_id) : regs(apic_id), vcpu_(vcpu) {
+  regs.set_x2apic_mode(true);
+  regs.write(hw::APIC_SPIV, hw::APIC_SPIV_APIC_ENABLED | 0xFF);
+  const int64_t adv = vcpu.kvm.params().lapic_timer_advance_ns;
+  advance_adaptive_ = adv < 0;
+  timer_advance_ns_ = adv < 0 ? kAdvanceInitNs : adv;
+}
+
+uint64_t Lapic::x2apic_msr_read(hw::VmxCpu& cpu, uint32_t msr) {
+  cpu.charge(cpu.costs().kvm_handle_x2apic_msr);
+  if (msr == hw::MSR_X2APIC_TMCCT) return 0;  // one-shot/periodic TMICT timers: issue 3
+  if (msr == hw::MSR_X2APIC_ICR) return regs.icr();
+  return regs.read(hw::x2apic_msr_to_offset(msr)).value_or(0);
+}
+
+void Lapic::x2apic_msr_write(hw::VmxCpu& cpu, uint32_t msr, uint64_t value) {
+  cpu.charge(cpu.costs().kvm_handle_x2apic_msr);
+  switch (msr) {
+    case hw::MSR_X2APIC_ICR: {
+      regs.set_icr(value);
+      send_ipi(cpu, hw::Icr::decode_x2apic(value));
+      return;
+    }
+    case hw::MSR_X2APIC_EOI:
+      set_eoi(cpu);
+      return;
+    case hw::MSR_X2APIC_SELF_IPI:
+      vcpu_.deliver_interrupt(cpu, static_cast<uint8_t>(value & 0xFF));
+      return;
+    default:
+      regs.write(hw::x2apic_msr_to_offset(msr), static_cast<uint32_t>(value));
+      if (msr == hw::MSR_X2APIC_LVTT && hw::lvtt_mode(regs.lvtt()) != hw::TimerMode::TscDeadline) {
+        cancel_apic_timer(cpu);
+        tscdeadline_ = 0;
+      }
+  }
+}
+
+void Lapic::apic_write_nodecode(hw::VmxCpu& cpu, uint32_t offset) {
+  // The write already landed in the virtual-APIC page; act on it (kvm_apic_write_nodecode).
+  if (offset == hw::APIC_ICR_LOW) {
+    send_ipi(cpu, hw::Icr::decode_xapic(regs.icr_low(), regs.icr_high()));
+  } else if (offset == hw::APIC_EOI) {
+    set_eoi(cpu);
+  }
+}
+
+uint32_t Lapic::mmio_read(hw::VmxCpu& cpu, uint32_t offset) {
+  cpu.charge(cpu.costs().kvm_handle_x2apic_msr);
+  return regs.read(offset).value_or(0);
+}
+
+void Lapic::mmio_write(hw::VmxCpu& cpu, uint32_t offset, uint32_t value) {
+  if (offset == hw::APIC_EOI) {
+    set_eoi(cpu);
+    return;
+  }
+  regs.write(offset, value);
+  apic_write_nodecode(cpu, offset);
+}
+
+void Lapic::send_ipi(hw::VmxCpu& cpu, const hw::Icr& icr) { vcpu_.kvm.deliver_ipi(cpu, vcpu_, icr); }
+
+void Lapic::set_eoi(hw::VmxCpu& cpu) {
+  regs.eoi();
+  vcpu_.requests |= KVM_REQ_EVENT;  // a lower-priority pending interrupt may now be injected
+}
+
+// ---- Timer -------------------------------------------------------------------------------
+
+sim::Picos Lapic::deadline_time(hw::VmxCpu& cpu) const { return vcpu_.guest_tsc_to_time(cpu, tscdeadline_); }
+
+bool Lapic::can_use_hv_timer(hw::VmxCpu& cpu) const {
+  const KvmParams& p = vcpu_.kvm.params();
+  if (!p.hv_timer || !p.preemption_timer || !cpu.caps().preemption_timer || vcpu_.blocking) return false;
+  // vmx_set_hv_timer refuses deltas that do not fit the 32-bit timer after the shift.
+  const uint64_t now_tsc = cpu.host_tsc();
+  const uint64_t dl_tsc = hw::host_tsc_for_guest(tscdeadline_, vcpu_.tsc_multiplier, vcpu_.tsc_offset);
+  return dl_tsc <= now_tsc || hw::vmx_preemption_timer_fits(dl_tsc - now_tsc, cpu.caps().preemption_timer_rate);
+}
+
+void Lapic::set_tscdeadline(hw::VmxCpu& cpu, uint64_t value) {
+  cpu.charge(cpu.costs().kvm_handle_tsc_deadline);
+  if (hw::lvtt_mode(regs.lvtt()) != hw::TimerMode::TscDeadline) return;  // ignored, as in KVM
+  cancel_apic_timer(cpu);
+  tscdeadline_ = value;
+  if (value) start_apic_timer(cpu);
+}
+
+void Lapic::cancel_apic_timer(hw::VmxCpu& cpu) {
+  hv_timer_in_use_ = false;
+  if (sw_timer_armed_) {
+    cpu.charge(cpu.costs().kvm_hrtimer_cancel);
+    vcpu_.host->cancel_timer(cpu);
+    sw_timer_armed_ = false;
+  }
+}
+
+void Lapic::start_apic_timer(hw::VmxCpu& cpu) {
+  const sim::Picos deadline = deadline_time(cpu);
+  const sim::Picos advance = sim::ns(static_cast<double>(timer_advance_ns_));
+  if (deadline <= cpu.now()) {
+    apic_timer_expired(cpu, false);
+    return;
+  }
+  if (can_use_hv_timer(cpu)) {
+    cpu.charge(cpu.costs().kvm_hv_timer_arm);
+    hv_timer_in_use_ = true;
+    ++vcpu_.stat.hv_timer_armed;
+    // vmx_set_hv_timer: a deadline within the advance expires at once.
+    if (deadline <= cpu.now() + advance) {
+      hv_timer_in_use_ = false;
+      apic_timer_expired(cpu, false);
+    }
+    return;
+  }
+  cpu.charge(cpu.costs().kvm_hrtimer_start);
+  sw_timer_armed_ = true;
+  ++vcpu_.stat.sw_timer_armed;
+  vcpu_.host->start_timer(cpu, deadline > advance ? deadline - advance : 0);
+}
+
+int64_t Lapic::hv_timer_value(hw::VmxCpu& cpu) const {
+  if (!hv_timer_in_use_) return -1;
+  const uint64_t now_tsc = cpu.host_tsc();
+  uint64_t dl = hw::host_tsc_for_guest(tscdeadline_, vcpu_.tsc_multiplier, vcpu_.tsc_offset);
+  const uint64_t adv = static_cast<uint64_t>(static_cast<double>(timer_advance_ns_) * cpu.tsc_mhz() / 1000.0);
+  dl = dl > adv ? dl - adv : 0;
+  if (dl <= now_tsc) return 0;
+  return static_cast<int64_t>(hw::vmx_preemption_timer_value(dl - now_tsc, cpu.caps().preemption_timer_rate));
+}
+
+void Lapic::expired_hv_timer(hw::VmxCpu& cpu) {
+  if (!hv_timer_in_use_) return;
+  hv_timer_in_use_ = false;
+  apic_timer_expired(cpu, false);
+}
+
+void Lapic::timer_fn(hw::VmxCpu& cpu) {
+  sw_timer_armed_ = false;
+  cpu.charge(cpu.costs().kvm_apic_timer_expired);
+  apic_timer_expired(cpu, true);
+}
+
+void Lapic::apic_timer_expired(hw::VmxCpu& cpu, bool from_timer_fn) {
+  ++vcpu_.stat.timer_fired;
+  expired_tscdeadline_ = tscdeadline_;
+  tscdeadline_ = 0;  // IA32_TSC_DEADLINE reads 0 once the timer fired
+  if (!from_timer_fn && vcpu_.apicv_active()) {
+    inject_pending_timer(cpu);
+    return;
+  }
+  ++pending_timer_;
+  if (from_timer_fn) vcpu_.kick(cpu);
+}
+
+void Lapic::inject_pending_timer(hw::VmxCpu& cpu) {
+  pending_timer_ = 0;
+  const uint32_t lvtt = regs.lvtt();
+  if (lvtt & hw::APIC_LVT_MASKED) return;  // architecturally dropped: masked LVT
+  cpu.charge(cpu.costs().kvm_apic_timer_expired);
+  vcpu_.deliver_interrupt(cpu, static_cast<uint8_t>(lvtt & 0xFF));
+}
+
+void Lapic::switch_to_sw_timer(hw::VmxCpu& cpu) {
+  if (!hv_timer_in_use_) return;
+  hv_timer_in_use_ = false;
+  const sim::Picos deadline = deadline_time(cpu);
+  const sim::Picos advance = sim::ns(static_cast<double>(timer_advance_ns_));
+  cpu.charge(cpu.costs().kvm_hrtimer_start);
+  sw_timer_armed_ = true;
+  ++vcpu_.stat.sw_timer_armed;
+  vcpu_.host->start_timer(cpu, deadline > advance ? deadline - advance : 0);
+}
+
+void Lapic::switch_to_hv_timer(hw::VmxCpu& cpu) {
+  if (!sw_timer_armed_ || !tscdeadline_ || !can_use_hv_timer(cpu)) return;
+  cancel_apic_timer(cpu);
+  hv_timer_in_use_ = true;
+  ++vcpu_.stat.hv_timer_armed;
+}
+
+void Lapic::wait_lapic_expire(hw::VmxCpu& cpu) {
+  if (!expired_tscdeadline_) return;
+  const uint64_t deadline = expired_tscdeadline_;
+  expired_tscdeadline_ = 0;
+  const uint64_t now = vcpu_.guest_tsc(cpu);
+  const int64_t delta = static_cast<int64_t>(now - deadline);  // < 0: early
+  if (delta < 0) cpu.charge_ps(vcpu_.guest_tsc_to_time(cpu, deadline) - cpu.now());  // busy-wait
+  if (advance_adaptive_) adjust_advance(delta);
+  vcpu_.stat.lapic_timer_advance_ns = timer_advance_ns_;
+}
+
+// adjust_lapic_timer_advance: step 1/8 of the error, within [100, 10000] cycles.
+void Lapic::adjust_advance(int64_t delta_cycles) {
+  const int64_t mag = std::llabs(delta_cycles);
+  if (mag < kAdjustMinCycles || mag > kAdjustMaxCycles) return;
+  const double tsc_mhz = vcpu_.kvm.tsc_mhz;
+  const int64_t ns = static_cast<int64_t>(static_cast<double>(mag) * 1000.0 / tsc_mhz);
+  timer_advance_ns_ += (delta_cycles < 0 ? -ns : ns) / kAdjustStep;
+  if (timer_advance_ns_ > kAdvanceMaxNs) timer_advance_ns_ = kAdvanceInitNs;
+  if (timer_advance_ns_ < 0) timer_advance_ns_ = 0;
+}
+
+}  // namespace kvm

@@ -1,0 +1,36 @@
+// KVM's module parameters and per-VM capabilities that the model implements, with the
+// kernel's defaults (kvm.ko, kvm_intel.ko). Each is a scenario key under `kvm.`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvm {
+
+struct KvmParams {
+  // kvm_intel
+  bool enable_apicv = true;        // APICv: APIC-register virtualization + VID + posted interrupts
+  bool preemption_timer = true;    // kvm_intel.preemption_timer: the hv timer may be used
+  bool hv_timer = true;            // scenario switch: prefer the VMX-preemption timer ("hv timer")
+  bool fastpath = true;            // handle_fastpath_* for ICR, TSC_DEADLINE, preemption timer
+  uint32_t ple_gap = 128;          // 0 disables PLE
+  uint32_t ple_window = 4096;
+  uint32_t ple_window_grow = 2;
+  uint32_t ple_window_shrink = 0;
+  uint32_t ple_window_max = 0xFFFFFFFFu;
+  // kvm
+  uint64_t halt_poll_ns = 200000;
+  uint32_t halt_poll_ns_grow = 2;
+  uint64_t halt_poll_ns_grow_start = 10000;
+  uint32_t halt_poll_ns_shrink = 2;   // 0 = reset to 0 (before ~6.9)
+  // lapic
+  int64_t lapic_timer_advance_ns = -1;  // -1: adaptive (start 1000 ns)
+  uint32_t min_timer_period_us = 200;
+  // Spectre-era mitigations applied on VM entry (subset of "l1d_flush", "mds_clear").
+  std::vector<std::string> mitigations;
+  // Ports and MMIO handled in the kernel; every other port exits to the VMM (QEMU).
+  std::vector<int64_t> kernel_io_ports = {0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x61, 0xa0, 0xa1, 0x4d0, 0x4d1};
+};
+
+}  // namespace kvm

@@ -1,0 +1,38 @@
+// Per-vCPU statistics, named as KVM's binary stats where they mean the same thing.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "hw/vmx.h"
+#include "sim/stats.h"
+
+namespace kvm {
+
+struct VcpuStats {
+  // Exits by basic reason, and the time from each kvm_exit to the next kvm_entry (ns),
+  // which is what `perf kvm stat` reports as an event's time.
+  std::array<uint64_t, hw::kNumExitReasons> exits_by_reason{};
+  std::array<sim::Summary, hw::kNumExitReasons> exit_time_ns{};
+  uint64_t exits = 0;
+  uint64_t fastpath_exits = 0;
+  uint64_t userspace_exits = 0;   // KVM_RUN returned to the VMM
+  uint64_t halt_exits = 0;
+  uint64_t halt_attempted_poll = 0;
+  uint64_t halt_successful_poll = 0;
+  uint64_t halt_poll_invalid = 0;
+  uint64_t halt_wakeup = 0;
+  uint64_t halt_poll_success_ns = 0;
+  uint64_t halt_poll_fail_ns = 0;
+  uint64_t halt_wait_ns = 0;
+  uint64_t irq_injections = 0;     // events injected through VM-entry
+  uint64_t posted_interrupts = 0;  // interrupts posted to this vCPU's descriptor
+  uint64_t hypercalls = 0;
+  uint64_t ple_window_updates = 0;
+  uint64_t hv_timer_armed = 0, sw_timer_armed = 0;
+  uint64_t timer_fired = 0;
+  uint64_t preemption_reported = 0;
+  int64_t lapic_timer_advance_ns = 0;
+};
+
+}  // namespace kvm

@@ -1,0 +1,486 @@
+#include "kvm/vcpu.h"
+
+#include <algorithm>
+
+#include "hw/apic_regs.h"
+#include "hw/lapic_timer.h"
+#include "hw/vmx.h"
+#include "kvm/kvm.h"
+#include "kvm/ple.h"
+
+namespace kvm {
+
+using namespace hw;
+
+namespace {
+constexpr uint64_t kApicBaseAddr = 0xFEE00000ull;
+constexpr uint64_t kApicBaseEnable = 1ull << 11;
+constexpr uint64_t kApicBaseExtd = 1ull << 10;
+constexpr uint32_t MSR_FS_BASE = 0xC0000100, MSR_GS_BASE = 0xC0000101, MSR_KERNEL_GS_BASE = 0xC0000102;
+constexpr uint32_t MSR_IA32_SYSENTER_CS = 0x174, MSR_IA32_SYSENTER_ESP = 0x175, MSR_IA32_SYSENTER_EIP = 0x176;
+}  // namespace
+
+// The exit-handler table (vmx.c kvm_vmx_exit_handlers).
+const std::array<Vcpu::Handler, kNumExitReasons> Vcpu::kExitHandlers = [] {
+  std::array<Handler, kNumExitReasons> t{};
+  t.fill(&Vcpu::handle_unknown);
+  t[EXIT_REASON_EXTERNAL_INTERRUPT] = &Vcpu::handle_external_interrupt;
+  t[EXIT_REASON_INTERRUPT_WINDOW] = &Vcpu::handle_interrupt_window;
+  t[EXIT_REASON_CPUID] = &Vcpu::handle_cpuid;
+  t[EXIT_REASON_HLT] = &Vcpu::handle_hlt;
+  t[EXIT_REASON_VMCALL] = &Vcpu::handle_vmcall;
+  t[EXIT_REASON_CR_ACCESS] = &Vcpu::handle_cr;
+  t[EXIT_REASON_IO_INSTRUCTION] = &Vcpu::handle_io;
+  t[EXIT_REASON_MSR_READ] = &Vcpu::handle_msr_read;
+  t[EXIT_REASON_MSR_WRITE] = &Vcpu::handle_msr_write;
+  t[EXIT_REASON_PAUSE_INSTRUCTION] = &Vcpu::handle_pause;
+  t[EXIT_REASON_TPR_BELOW_THRESHOLD] = &Vcpu::handle_tpr_below_threshold;
+  t[EXIT_REASON_APIC_ACCESS] = &Vcpu::handle_apic_access;
+  t[EXIT_REASON_EOI_INDUCED] = &Vcpu::handle_eoi_induced;
+  t[EXIT_REASON_EPT_MISCONFIG] = &Vcpu::handle_ept_misconfig;
+  t[EXIT_REASON_PREEMPTION_TIMER] = &Vcpu::handle_preemption_timer;
+  t[EXIT_REASON_APIC_WRITE] = &Vcpu::handle_apic_write;
+  return t;
+}();
+
+Vcpu::Vcpu(Kvm& k, int id, uint32_t apic_id)
+    : kvm(k), vcpu_id(id), lapic(*this, apic_id), ple_window(k.params().ple_window),
+      apic_base_(kApicBaseAddr | kApicBaseEnable | kApicBaseExtd) {
+  setup_vmcs();
+}
+
+bool Vcpu::apicv_active() const { return kvm.apicv(); }
+
+void Vcpu::setup_vmcs() {
+  const KvmParams& p = kvm.params();
+  const VmxCapabilities& caps = kvm.caps();
+  uint32_t pin = PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS;
+  if (apicv_active()) pin |= PIN_BASED_POSTED_INTR;
+  uint32_t primary = CPU_BASED_HLT_EXITING | CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING |
+                     CPU_BASED_UNCOND_IO_EXITING | CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_TPR_SHADOW |
+                     CPU_BASED_USE_TSC_OFFSETTING | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS;
+  uint32_t secondary = SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_ENABLE_VPID;
+  if (apicv_active()) secondary |= SECONDARY_EXEC_APIC_REGISTER_VIRT | SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY;
+  if (caps.ple && p.ple_gap) secondary |= SECONDARY_EXEC_PAUSE_LOOP_EXITING;
+  else if (!caps.ple) primary |= 0;  // without PLE, KVM leaves PAUSE exiting off too
+  if (caps.tsc_scaling) secondary |= SECONDARY_EXEC_TSC_SCALING;
+  vmcs.write(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin);
+  vmcs.write(VmcsField::CPU_BASED_VM_EXEC_CONTROL, primary);
+  vmcs.write(VmcsField::SECONDARY_VM_EXEC_CONTROL, secondary);
+  vmcs.write(VmcsField::PLE_GAP, p.ple_gap);
+  vmcs.write(VmcsField::PLE_WINDOW, ple_window);
+  vmcs.write(VmcsField::POSTED_INTR_NV, POSTED_INTR_VECTOR);
+  vmcs.write(VmcsField::TSC_OFFSET, static_cast<uint64_t>(tsc_offset));
+  vmcs.write(VmcsField::TSC_MULTIPLIER, tsc_multiplier);
+  vmcs.write(VmcsField::VIRTUAL_PROCESSOR_ID, static_cast<uint64_t>(vcpu_id + 1));
+  vmcs.msr_bitmap = &msr_bitmap;
+  vmcs.virtual_apic = &lapic.regs;
+  vmcs.pi_desc = &pi_desc;
+  pi_desc.nv = POSTED_INTR_VECTOR;
+  // MSRs KVM lets the guest access directly (vmx_disable_intercept_for_msr).
+  for (uint32_t m : {MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
+                     MSR_IA32_SYSENTER_EIP})
+    msr_bitmap.intercept(m, false, false);
+  update_apic_mode_controls();
+}
+
+// vmx_update_msr_bitmap_x2apic + the APIC-access controls for the guest's APIC mode.
+void Vcpu::update_apic_mode_controls() {
+  const bool x2apic = (apic_base_ & kApicBaseExtd) != 0;
+  lapic.regs.set_x2apic_mode(x2apic);
+  if (guest) guest->regs.x2apic = x2apic;
+  const bool apicv = apicv_active();
+  vmcs.set_bits(VmcsField::SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE, x2apic);
+  vmcs.set_bits(VmcsField::SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES, !x2apic);
+  for (uint32_t msr = X2APIC_MSR_BASE; msr <= X2APIC_MSR_LAST; ++msr) msr_bitmap.intercept(msr, true, true);
+  if (!x2apic) return;
+  if (apicv) {
+    for (uint32_t msr = X2APIC_MSR_BASE; msr <= X2APIC_MSR_LAST; ++msr)
+      msr_bitmap.intercept(msr, msr == MSR_X2APIC_TMCCT, true);
+    msr_bitmap.intercept(MSR_X2APIC_TPR, false, false);
+    msr_bitmap.intercept(MSR_X2APIC_EOI, true, false);
+    msr_bitmap.intercept(MSR_X2APIC_SELF_IPI, true, false);
+  } else {
+    msr_bitmap.intercept(MSR_X2APIC_TPR, false, false);  // TPR shadow
+  }
+}
+
+void Vcpu::set_apic_base(uint64_t value) {
+  apic_base_ = value;
+  update_apic_mode_controls();
+}
+
+uint64_t Vcpu::guest_tsc(const VmxCpu& cpu) const { return hw::guest_tsc(cpu.host_tsc(), tsc_multiplier, tsc_offset); }
+
+sim::Picos Vcpu::guest_tsc_to_time(const VmxCpu& cpu, uint64_t g) const {
+  return cpu.time_of_host_tsc(hw::host_tsc_for_guest(g, tsc_multiplier, tsc_offset));
+}
+
+// ---- Scheduling in and out ----------------------------------------------------------------
+
+void Vcpu::vcpu_load(VmxCpu& c) {
+  c.charge(c.costs().kvm_vcpu_load);
+  if (cpu != c.cpu()) l1tf_flush_l1d = true;
+  cpu = c.cpu();
+  // vmx_vcpu_pi_load: point notifications at this CPU with the normal vector again.
+  pi_desc.ndst = cpu_apic_id;
+  pi_desc.nv = POSTED_INTR_VECTOR;
+  pi_desc.pi_clear_sn();
+  if (!pi_desc.pi_is_pir_empty()) pi_desc.pi_test_and_set_on();
+  l1tf_flush_l1d = true;
+}
+
+void Vcpu::vcpu_put(VmxCpu& c, bool preempted) {
+  c.charge(c.costs().kvm_vcpu_put);
+  // vmx_vcpu_pi_put: a blocking vCPU gets the wake-up vector; a preempted one suppresses.
+  if (blocking && guest && guest->regs.rflags_if) {
+    pi_desc.nv = POSTED_INTR_WAKEUP_VECTOR;
+  } else if (preempted) {
+    pi_desc.pi_set_sn();
+    ++stat.preemption_reported;
+  }
+}
+
+void Vcpu::pre_block(VmxCpu& c) {
+  blocking = true;
+  lapic.switch_to_sw_timer(c);
+}
+
+void Vcpu::post_block(VmxCpu& c) {
+  blocking = false;
+  lapic.switch_to_hv_timer(c);
+}
+
+bool Vcpu::has_wake_event() const {
+  if (lapic.timer_pending()) return true;
+  if (apicv_active()) {
+    if (pi_desc.pi_test_on() || !pi_desc.pi_is_pir_empty()) return true;
+  }
+  return lapic.regs.deliverable_vector() >= 0;
+}
+
+// ---- Interrupt delivery -------------------------------------------------------------------
+
+void Vcpu::deliver_interrupt(VmxCpu& from, uint8_t vector) {
+  from.charge(from.costs().kvm_deliver_interrupt);
+  if (apicv_active()) {
+    // vmx_deliver_posted_interrupt
+    ++stat.posted_interrupts;
+    const PiPostResult r = pi_desc.pi_post(vector);
+    if (r != PiPostResult::NeedsNotification) return;
+    if (mode == VcpuMode::IN_GUEST_MODE && cpu != from.cpu()) {
+      host->send_ipi_to_vcpu_cpu(from, pi_desc.nv);  // processed by the CPU with no exit
+    } else {
+      host->wake_up(from);  // merged into the vIRR at the next entry
+    }
+    return;
+  }
+  lapic.regs.accept_fixed(vector, false);
+  requests |= KVM_REQ_EVENT;
+  kick(from);
+}
+
+void Vcpu::kick(VmxCpu& from) {
+  if (mode == VcpuMode::IN_GUEST_MODE && cpu != from.cpu()) {
+    mode = VcpuMode::EXITING_GUEST_MODE;
+    from.charge(from.costs().kvm_vcpu_kick);
+    host->send_ipi_to_vcpu_cpu(from, RESCHEDULE_VECTOR);
+  } else {
+    host->wake_up(from);
+  }
+}
+
+void Vcpu::sync_pir_to_irr(VmxCpu& c) {
+  if (!pi_desc.pi_test_on()) return;
+  c.charge(c.costs().kvm_sync_pir_to_irr);
+  pi_desc.pi_clear_on();
+  const int highest = pi_desc.pi_harvest_pir(lapic.regs);
+  if (highest >= 0) {
+    const uint64_t st = vmcs.read(VmcsField::GUEST_INTR_STATUS);
+    const uint64_t rvi = std::max<uint64_t>(st & 0xFF, static_cast<uint64_t>(highest));
+    vmcs.write(VmcsField::GUEST_INTR_STATUS, (st & ~0xFFull) | rvi);
+  }
+}
+
+// kvm_check_and_inject_events without APICv: inject when the guest can take it, else ask
+// for an interrupt-window exit.
+void Vcpu::inject_pending_events(VmxCpu& c) {
+  requests &= ~KVM_REQ_EVENT;
+  const int v = lapic.regs.deliverable_vector();
+  bool want_window = false;
+  if (v >= 0) {
+    if (guest->regs.rflags_if && !guest->regs.sti_shadow) {
+      c.charge(c.costs().kvm_inject_irq);
+      lapic.regs.start_service(static_cast<uint8_t>(v));
+      vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID_MASK | INTR_TYPE_EXT_INTR | static_cast<uint32_t>(v));
+      ++stat.irq_injections;
+    } else {
+      want_window = true;
+    }
+  }
+  vmcs.set_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING, want_window);
+}
+
+// ---- Entry --------------------------------------------------------------------------------
+
+void Vcpu::enter_guest(VmxCpu& c) {
+  const CostTable& costs = c.costs();
+  c.charge(costs.kvm_enter_path);
+  if (lapic.timer_pending()) lapic.inject_pending_timer(c);
+  if (apicv_active()) {
+    sync_pir_to_irr(c);
+  } else if ((requests & KVM_REQ_EVENT) || lapic.regs.deliverable_vector() >= 0) {
+    inject_pending_events(c);
+  }
+  // The hv timer: reprogram the VMX-preemption timer for this entry.
+  const int64_t hv = lapic.hv_timer_value(c);
+  if (hv >= 0) {
+    c.vmwrite(vmcs, VmcsField::VMX_PREEMPTION_TIMER_VALUE, static_cast<uint64_t>(hv));
+    vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER, true);
+  } else {
+    vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER, false);
+  }
+  if (ple_window_dirty) {
+    ple_window_dirty = false;
+    c.vmwrite(vmcs, VmcsField::PLE_WINDOW, ple_window);
+  }
+  lapic.wait_lapic_expire(c);
+  if (kvm.mitigation("l1d_flush") && l1tf_flush_l1d) c.charge(costs.mitigation_l1d_flush);
+  l1tf_flush_l1d = false;
+  if (kvm.mitigation("mds_clear")) c.charge(costs.mitigation_mds_clear);
+  mode = VcpuMode::IN_GUEST_MODE;
+  if (exit_open_) {  // kvm_entry: close the exit's time span
+    exit_open_ = false;
+    stat.exit_time_ns[last_exit_reason_].add(sim::to_ns(c.now() - last_exit_start_));
+  }
+  c.vmenter(vmcs, *guest);
+}
+
+// ---- Exits --------------------------------------------------------------------------------
+
+void Vcpu::skip(VmxCpu& c) {
+  c.charge(c.costs().kvm_skip_instruction);
+  c.skip_instruction();
+}
+
+ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
+  mode = VcpuMode::OUTSIDE_GUEST_MODE;
+  c.charge(c.costs().kvm_exit_path);
+  ++stat.exits;
+  ++stat.exits_by_reason[e.reason];
+  last_exit_start_ = e.start;
+  last_exit_reason_ = e.reason;
+  exit_open_ = true;
+  if (kvm.params().fastpath && handle_fastpath(c, e)) {
+    ++stat.fastpath_exits;
+    return ExitResult::Reenter;
+  }
+  c.charge(c.costs().kvm_handle_exit);
+  return (this->*kExitHandlers[e.reason < kNumExitReasons ? e.reason : 0])(c, e);
+}
+
+// vmx_exit_handlers_fastpath: single-target physical ICR writes, TSC_DEADLINE writes and
+// the preemption timer are handled with IRQs off and re-enter without the full path.
+bool Vcpu::handle_fastpath(VmxCpu& c, const ExitInfo& e) {
+  switch (e.reason) {
+    case EXIT_REASON_MSR_WRITE: {
+      const uint32_t msr = e.op->a32;
+      if (msr == MSR_X2APIC_ICR && lapic.regs.x2apic_mode()) {
+        const Icr icr = Icr::decode_x2apic(e.op->a);
+        if (icr.shorthand != Shorthand::None || icr.logical || icr.mode != DeliveryMode::Fixed ||
+            icr.dest == 0xFFFFFFFFu)
+          return false;
+        lapic.x2apic_msr_write(c, msr, e.op->a);
+        skip(c);
+        return true;
+      }
+      if (msr == MSR_IA32_TSC_DEADLINE) {
+        lapic.set_tscdeadline(c, e.op->a);
+        skip(c);
+        return true;
+      }
+      return false;
+    }
+    case EXIT_REASON_PREEMPTION_TIMER:
+      c.charge(c.costs().kvm_handle_preemption_timer);
+      lapic.expired_hv_timer(c);
+      return true;
+    default:
+      return false;
+  }
+}
+
+ExitResult Vcpu::handle_cpuid(VmxCpu& c, const ExitInfo& e) {
+  c.charge(c.costs().kvm_handle_cpuid);
+  // A few leaves with their architectural meaning; others read as zero.
+  uint64_t eax = 0;
+  if (e.op->a == 0) eax = 0xD;
+  else if (e.op->a == 0x40000000) eax = 0x40000001;  // KVM_CPUID_SIGNATURE
+  guest->regs.result = eax;
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_vmcall(VmxCpu& c, const ExitInfo& e) {
+  c.charge(c.costs().kvm_handle_hypercall);
+  ++stat.hypercalls;
+  int64_t ret = -KVM_ENOSYS;
+  switch (e.op->a) {
+    case KVM_HC_VAPIC_POLL_IRQ: ret = 0; break;
+    case KVM_HC_KICK_CPU:       // pv spinlocks: issue 5
+    case KVM_HC_SEND_IPI:       // pv IPIs: issue 4
+    case KVM_HC_SCHED_YIELD:    // pv sched yield: issue 4/5
+    default: ret = -KVM_ENOSYS; break;
+  }
+  guest->regs.result = static_cast<uint64_t>(ret);
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_hlt(VmxCpu& c, const ExitInfo&) {
+  c.charge(c.costs().kvm_handle_hlt);
+  ++stat.halt_exits;
+  skip(c);
+  mp_state = MpState::HALTED;
+  return ExitResult::Halt;
+}
+
+ExitResult Vcpu::handle_msr_read(VmxCpu& c, const ExitInfo& e) {
+  const uint32_t msr = e.op->a32;
+  uint64_t v = 0;
+  if (is_x2apic_msr(msr) && lapic.regs.x2apic_mode()) {
+    v = lapic.x2apic_msr_read(c, msr);
+  } else {
+    c.charge(c.costs().kvm_handle_msr);
+    if (msr == MSR_IA32_TSC_DEADLINE) v = lapic.tscdeadline();
+    else if (msr == MSR_IA32_TSC_ADJUST) v = tsc_adjust_;
+    else if (msr == MSR_IA32_APICBASE) v = apic_base_;
+  }
+  guest->regs.result = v;
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_msr_write(VmxCpu& c, const ExitInfo& e) {
+  const uint32_t msr = e.op->a32;
+  const uint64_t v = e.op->a;
+  if (is_x2apic_msr(msr) && lapic.regs.x2apic_mode()) {
+    lapic.x2apic_msr_write(c, msr, v);
+  } else if (msr == MSR_IA32_TSC_DEADLINE) {
+    lapic.set_tscdeadline(c, v);
+  } else {
+    c.charge(c.costs().kvm_handle_msr);
+    if (msr == MSR_IA32_TSC_ADJUST) tsc_adjust_ = v;
+    else if (msr == MSR_IA32_APICBASE) set_apic_base(v);
+  }
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_io(VmxCpu& c, const ExitInfo& e) {
+  const uint32_t port = static_cast<uint32_t>(e.qualification >> 16);
+  const bool in = e.qualification & IO_QUAL_IN;
+  if (kvm.is_kernel_io_port(port)) {
+    c.charge(c.costs().kvm_handle_io_kernel);
+  } else {
+    c.charge(c.costs().kvm_userspace_exit);  // KVM_EXIT_IO to the VMM and back
+    ++stat.userspace_exits;
+    l1tf_flush_l1d = true;
+  }
+  guest->regs.result = in ? 0xFFFFFFFFull >> (32 - 8 * std::min<uint64_t>(e.op->b, 4)) : 0;
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+// MMIO: KVM makes device pages' EPT entries misconfigured. A write to an ioeventfd (e.g. a
+// virtio notify) completes in the kernel; everything else is KVM_EXIT_MMIO to the VMM.
+ExitResult Vcpu::handle_ept_misconfig(VmxCpu& c, const ExitInfo& e) {
+  if (e.op->kind == OpKind::MmioWrite && e.op->d == 1) {
+    c.charge(c.costs().kvm_handle_mmio_kernel);
+  } else {
+    c.charge(c.costs().kvm_userspace_exit);
+    ++stat.userspace_exits;
+    l1tf_flush_l1d = true;
+  }
+  guest->regs.result = 0;
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_external_interrupt(VmxCpu& c, const ExitInfo& e) {
+  // handle_external_interrupt_irqoff: run the host's handler for the acknowledged vector.
+  c.charge(c.costs().kvm_handle_external_interrupt);
+  l1tf_flush_l1d = true;
+  host->handle_host_irq(c, static_cast<uint8_t>(e.intr_info & 0xFF));
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_preemption_timer(VmxCpu& c, const ExitInfo&) {
+  c.charge(c.costs().kvm_handle_preemption_timer);
+  lapic.expired_hv_timer(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_interrupt_window(VmxCpu& c, const ExitInfo&) {
+  c.charge(c.costs().kvm_handle_interrupt_window);
+  vmcs.set_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING, false);
+  requests |= KVM_REQ_EVENT;
+  return ExitResult::Reenter;
+}
+
+// handle_pause: grow the window (unless PAUSE exits were disabled) and, later, on_spin.
+ExitResult Vcpu::handle_pause(VmxCpu& c, const ExitInfo&) {
+  c.charge(c.costs().kvm_handle_pause);
+  const KvmParams& p = kvm.params();
+  const uint32_t old = ple_window;
+  ple_window = grow_ple_window(ple_window, p.ple_window, p.ple_window_grow, p.ple_window_max);
+  if (ple_window != old) {
+    ple_window_dirty = true;
+    ++stat.ple_window_updates;
+  }
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_apic_write(VmxCpu& c, const ExitInfo& e) {
+  c.charge(c.costs().kvm_handle_apic_write);
+  lapic.apic_write_nodecode(c, static_cast<uint32_t>(e.qualification & 0xFF0));
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_apic_access(VmxCpu& c, const ExitInfo& e) {
+  c.charge(c.costs().kvm_handle_apic_access);  // instruction emulation
+  const uint32_t offset = static_cast<uint32_t>(e.qualification & 0xFF0);
+  if (e.op->kind == OpKind::MmioWrite) lapic.mmio_write(c, offset, static_cast<uint32_t>(e.op->c));
+  else guest->regs.result = lapic.mmio_read(c, offset);
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_eoi_induced(VmxCpu& c, const ExitInfo&) {
+  c.charge(c.costs().kvm_handle_eoi_induced);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_cr(VmxCpu& c, const ExitInfo& e) {
+  c.charge(c.costs().kvm_handle_cr);
+  if ((e.qualification & 0xF) == 8) {
+    if (((e.qualification >> 4) & 3) == 0) lapic.regs.set_tpr(static_cast<uint8_t>((e.op->a & 0xF) << 4));
+    else guest->regs.result = lapic.regs.tpr() >> 4;
+    requests |= KVM_REQ_EVENT;
+  }
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_tpr_below_threshold(VmxCpu& c, const ExitInfo&) {
+  c.charge(c.costs().kvm_handle_cr);
+  requests |= KVM_REQ_EVENT;
+  return ExitResult::Reenter;
+}
+
+ExitResult Vcpu::handle_unknown(VmxCpu& c, const ExitInfo&) {
+  skip(c);
+  return ExitResult::Reenter;
+}
+
+}  // namespace kvm

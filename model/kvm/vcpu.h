@@ -1,0 +1,124 @@
+// A KVM vCPU (struct kvm_vcpu + struct vcpu_vmx): its VMCS, MSR bitmap, posted-interrupt
+// descriptor and emulated LAPIC, and the pieces of the run loop (arch/x86/kvm/x86.c
+// vcpu_enter_guest, vmx.c vmx_vcpu_run / vmx_handle_exit / the fastpath). The vCPU thread
+// (vcpu_thread.h) strings these together and handles halting and scheduling.
+//
+// Plain C++: the hardware is reached only through hw::VmxCpu, the host through VcpuHostOps.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "hw/pi_desc.h"
+#include "hw/vmcs.h"
+#include "hw/vmx_cpu.h"
+#include "kvm/host_ops.h"
+#include "kvm/lapic.h"
+#include "kvm/stats.h"
+
+namespace kvm {
+
+class Kvm;
+
+enum class VcpuMode : uint8_t { OUTSIDE_GUEST_MODE, IN_GUEST_MODE, EXITING_GUEST_MODE };
+enum class MpState : uint8_t { RUNNABLE, HALTED };
+// What the run loop does after an exit.
+enum class ExitResult : uint8_t { Reenter, Halt };
+
+inline constexpr uint64_t KVM_REQ_EVENT = 1u << 0;
+inline constexpr uint64_t KVM_HC_VAPIC_POLL_IRQ = 1;
+inline constexpr uint64_t KVM_HC_KICK_CPU = 5;
+inline constexpr uint64_t KVM_HC_SEND_IPI = 10;
+inline constexpr uint64_t KVM_HC_SCHED_YIELD = 11;
+inline constexpr int64_t KVM_ENOSYS = 1000;
+
+class Vcpu {
+ public:
+  Vcpu(Kvm& kvm, int vcpu_id, uint32_t apic_id);
+  Vcpu(const Vcpu&) = delete;
+
+  Kvm& kvm;
+  const int vcpu_id;
+  Lapic lapic;
+  hw::Vmcs vmcs;
+  hw::MsrBitmap msr_bitmap;
+  hw::PiDesc pi_desc;
+  hw::GuestSoftware* guest = nullptr;
+  VcpuHostOps* host = nullptr;
+
+  VcpuMode mode = VcpuMode::OUTSIDE_GUEST_MODE;
+  MpState mp_state = MpState::RUNNABLE;
+  int cpu = -1;                  // physical CPU it runs or last ran on
+  uint32_t cpu_apic_id = 0;      // that CPU's APIC id (PI NDST)
+  uint64_t requests = 0;
+  bool blocking = false;         // inside kvm_vcpu_block
+  uint64_t halt_poll_ns = 0;     // current polling window
+  uint32_t ple_window;
+  bool ple_window_dirty = false;
+  bool l1tf_flush_l1d = true;
+  uint64_t tsc_multiplier = 1ull << 48;
+  int64_t tsc_offset = 0;
+  VcpuStats stat;
+
+  bool apicv_active() const;
+  uint32_t apic_id() const { return lapic.regs.apic_id(); }
+
+  // init_vmcs / vmx_vcpu_reset: controls from KVM's parameters and the CPU's capabilities.
+  void setup_vmcs();
+  // Load/put around being scheduled in and out (vmx_vcpu_load + vmx_vcpu_pi_load, ...).
+  void vcpu_load(hw::VmxCpu& cpu);
+  void vcpu_put(hw::VmxCpu& cpu, bool preempted);
+  // vcpu_enter_guest: requests, event injection, timers, mitigations, VMRESUME.
+  void enter_guest(hw::VmxCpu& cpu);
+  // kvm_exit: fastpath with IRQs off, else the handler table.
+  ExitResult handle_exit(hw::VmxCpu& cpu, const hw::ExitInfo& exit);
+  // kvm_vcpu_check_block: is there a reason to stop halting?
+  bool has_wake_event() const;
+  // Before/after blocking in kvm_vcpu_block (PI wake-up vector, hv -> sw timer).
+  void pre_block(hw::VmxCpu& cpu);
+  void post_block(hw::VmxCpu& cpu);
+
+  // __apic_accept_irq for a fixed interrupt, from code running on `from`.
+  void deliver_interrupt(hw::VmxCpu& from, uint8_t vector);
+  // kvm_vcpu_kick: get the vCPU out of the guest (IPI) or out of halt (wake-up).
+  void kick(hw::VmxCpu& from);
+
+  uint64_t guest_tsc(const hw::VmxCpu& cpu) const;
+  sim::Picos guest_tsc_to_time(const hw::VmxCpu& cpu, uint64_t guest_tsc) const;
+
+ private:
+  bool handle_fastpath(hw::VmxCpu& cpu, const hw::ExitInfo& exit);
+  ExitResult handle_cpuid(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_vmcall(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_hlt(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_msr_read(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_msr_write(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_io(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_ept_misconfig(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_external_interrupt(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_preemption_timer(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_interrupt_window(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_pause(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_apic_write(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_apic_access(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_eoi_induced(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_cr(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_tpr_below_threshold(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_unknown(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  void set_apic_base(uint64_t value);
+  void update_apic_mode_controls();
+  void sync_pir_to_irr(hw::VmxCpu& cpu);
+  void inject_pending_events(hw::VmxCpu& cpu);
+  void skip(hw::VmxCpu& cpu);
+
+  using Handler = ExitResult (Vcpu::*)(hw::VmxCpu&, const hw::ExitInfo&);
+  static const std::array<Handler, hw::kNumExitReasons> kExitHandlers;
+
+  sim::Picos last_exit_start_ = 0;
+  uint16_t last_exit_reason_ = 0;
+  bool exit_open_ = false;       // an exit awaits its kvm_entry
+  uint64_t apic_base_;
+  uint64_t tsc_adjust_ = 0;
+};
+
+}  // namespace kvm

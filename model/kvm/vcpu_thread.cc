@@ -1,0 +1,163 @@
+#include "kvm/vcpu_thread.h"
+
+#include "hw/apic_regs.h"
+#include "kvm/kvm.h"
+
+namespace kvm {
+
+VcpuThread::VcpuThread(Vcpu& vcpu, host::Kernel& kernel, hw::GuestSoftware& guest)
+    : host::Task("vcpu" + std::to_string(vcpu.vcpu_id)), vcpu_(vcpu), kernel_(kernel) {
+  vcpu.guest = &guest;
+  vcpu.host = this;
+  guest.regs.x2apic = vcpu.lapic.regs.x2apic_mode();
+  const KvmParams& p = vcpu.kvm.params();
+  halt_poll_ = {p.halt_poll_ns, p.halt_poll_ns_grow, p.halt_poll_ns_grow_start, p.halt_poll_ns_shrink};
+  lapic_timer_.fn = [this](host::Cpu& c) { vcpu_.lapic.timer_fn(c.vmx()); };
+}
+
+void VcpuThread::run(host::Cpu& cpu) {
+  vcpu_.cpu_apic_id = cpu.apic_id();
+  vcpu_.vcpu_load(cpu.vmx());
+  loaded_ = true;
+  switch (phase_) {
+    case Phase::Guest:
+      vcpu_.enter_guest(cpu.vmx());
+      break;
+    case Phase::Blocked:
+      finish_halt(cpu, false);
+      break;
+    case Phase::Polling:  // preempted while polling: the halt goes on as a block
+      if (vcpu_.has_wake_event()) finish_halt(cpu, false);
+      else block(cpu);
+      break;
+  }
+}
+
+void VcpuThread::switched_out(host::Cpu& cpu, bool preempted) {
+  loaded_ = false;
+  vcpu_.vcpu_put(cpu.vmx(), preempted);
+}
+
+void VcpuThread::resume(host::Cpu& cpu) {
+  switch (phase_) {
+    case Phase::Guest:
+      continue_to_guest(cpu);
+      break;
+    case Phase::Polling:
+      // A host interrupt during the poll (e.g. the LAPIC timer's hrtimer) may be the event.
+      if (vcpu_.has_wake_event()) finish_halt(cpu, true);
+      else cpu.busy_until(poll_end_);
+      break;
+    case Phase::Blocked:
+      break;
+  }
+}
+
+void VcpuThread::on_vmexit(host::Cpu& cpu, const hw::ExitInfo& exit) {
+  if (vcpu_.handle_exit(cpu.vmx(), exit) == ExitResult::Halt) {
+    start_halt(cpu);
+  } else {
+    continue_to_guest(cpu);
+  }
+}
+
+// vcpu_run: leave for the scheduler when asked (need_resched), else enter again.
+void VcpuThread::continue_to_guest(host::Cpu& cpu) {
+  if (cpu.need_resched()) {
+    cpu.schedule();
+    return;
+  }
+  vcpu_.enter_guest(cpu.vmx());
+}
+
+// kvm_vcpu_halt: poll for up to halt_poll_ns while nothing else wants the CPU, then block.
+void VcpuThread::start_halt(host::Cpu& cpu) {
+  halt_start_ = cpu.now();
+  if (vcpu_.has_wake_event()) {
+    finish_halt(cpu, true);
+    return;
+  }
+  if (vcpu_.halt_poll_ns > halt_poll_.max_ns) vcpu_.halt_poll_ns = halt_poll_.max_ns;
+  if (vcpu_.halt_poll_ns && cpu.nr_running() <= 1) {
+    ++vcpu_.stat.halt_attempted_poll;
+    phase_ = Phase::Polling;
+    ++poll_generation_;
+    poll_end_ = halt_start_ + sim::ns(static_cast<double>(vcpu_.halt_poll_ns));
+    cpu.busy_until(poll_end_);
+    return;
+  }
+  block(cpu);
+}
+
+void VcpuThread::on_busy_done(host::Cpu& cpu) {
+  if (phase_ != Phase::Polling) return;
+  if (vcpu_.has_wake_event()) finish_halt(cpu, true);
+  else block(cpu);
+}
+
+void VcpuThread::on_soft_event(host::Cpu& cpu, uint64_t cookie) {
+  if (phase_ != Phase::Polling || cookie != poll_generation_) return;
+  if (vcpu_.has_wake_event()) finish_halt(cpu, true);
+}
+
+void VcpuThread::block(host::Cpu& cpu) {
+  if (phase_ == Phase::Polling) vcpu_.stat.halt_poll_fail_ns += (cpu.now() - halt_start_) / 1000;
+  phase_ = Phase::Blocked;
+  vcpu_.pre_block(cpu.vmx());
+  cpu.vmx().charge(cpu.vmx().costs().kvm_vcpu_block);
+  if (vcpu_.has_wake_event()) {  // the event raced with blocking: kvm_vcpu_check_block
+    finish_halt(cpu, false);
+    return;
+  }
+  cpu.block_current();
+}
+
+void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
+  const sim::Picos now = cpu.now();
+  const uint64_t halt_ns = static_cast<uint64_t>(sim::to_ns(now - halt_start_));
+  if (phase_ == Phase::Polling || (polled && phase_ == Phase::Guest)) {
+    ++vcpu_.stat.halt_successful_poll;
+    vcpu_.stat.halt_poll_success_ns += halt_ns;
+    cpu.vmx().charge(cpu.vmx().costs().kvm_halt_poll_exit);
+  } else {
+    ++vcpu_.stat.halt_wakeup;
+    vcpu_.stat.halt_wait_ns += halt_ns;
+    vcpu_.post_block(cpu.vmx());
+  }
+  vcpu_.halt_poll_ns = update_halt_poll_ns(vcpu_.halt_poll_ns, halt_ns, true, halt_poll_);
+  phase_ = Phase::Guest;
+  vcpu_.mp_state = MpState::RUNNABLE;
+  continue_to_guest(cpu);
+}
+
+// ---- VcpuHostOps ------------------------------------------------------------------------
+
+void VcpuThread::start_timer(hw::VmxCpu& from, sim::Picos expires) {
+  kernel_.cpu(cpu).hrtimer_start(lapic_timer_, expires);
+}
+
+void VcpuThread::cancel_timer(hw::VmxCpu& from) { kernel_.cpu(cpu).hrtimer_cancel(lapic_timer_); }
+
+// kvm_vcpu_wake_up: a polling thread sees the event after the line transfer; a blocked
+// one is woken through the scheduler.
+void VcpuThread::wake_up(hw::VmxCpu& from) {
+  if (phase_ == Phase::Polling) {
+    host::Cpu& target = kernel_.cpu(cpu);
+    const sim::Picos seen = from.now() + sim::ns(target.line_latency_ns(from.cpu()));
+    target.post_soft_event(seen, poll_generation_);
+  } else if (phase_ == Phase::Blocked) {
+    from.charge(from.costs().kvm_vcpu_wakeup);
+    kernel_.cpu(cpu).wake_up(this, kernel_.cpu(from.cpu()));
+  }
+}
+
+void VcpuThread::send_ipi_to_vcpu_cpu(hw::VmxCpu& from, uint8_t vector) {
+  hw::Icr icr;
+  icr.vector = vector;
+  icr.dest = vcpu_.cpu_apic_id;
+  from.send_ipi(icr);
+}
+
+void VcpuThread::handle_host_irq(hw::VmxCpu& c, uint8_t vector) { kernel_.cpu(c.cpu()).handle_irq(vector); }
+
+}  // namespace kvm

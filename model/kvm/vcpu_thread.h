@@ -1,0 +1,57 @@
+// The host thread that runs one vCPU: QEMU's vCPU thread inside KVM_RUN
+// (kvm_arch_vcpu_ioctl_run -> vcpu_run), including kvm_vcpu_halt's polling and blocking.
+// It is a host task, so preemption, wake-ups and the preempted state come from the host
+// scheduler.
+#pragma once
+
+#include <cstdint>
+
+#include "host/hrtimer.h"
+#include "host/kernel.h"
+#include "host/task.h"
+#include "kvm/halt_poll.h"
+#include "kvm/host_ops.h"
+#include "kvm/vcpu.h"
+
+namespace kvm {
+
+class VcpuThread : public host::Task, public VcpuHostOps {
+ public:
+  VcpuThread(Vcpu& vcpu, host::Kernel& kernel, hw::GuestSoftware& guest);
+
+  Vcpu& vcpu() { return vcpu_; }
+
+  // host::Task
+  void run(host::Cpu& cpu) override;
+  void switched_out(host::Cpu& cpu, bool preempted) override;
+  void resume(host::Cpu& cpu) override;
+  void on_vmexit(host::Cpu& cpu, const hw::ExitInfo& exit) override;
+  void on_busy_done(host::Cpu& cpu) override;
+  void on_soft_event(host::Cpu& cpu, uint64_t cookie) override;
+
+  // VcpuHostOps
+  void start_timer(hw::VmxCpu& from, sim::Picos expires) override;
+  void cancel_timer(hw::VmxCpu& from) override;
+  void wake_up(hw::VmxCpu& from) override;
+  void send_ipi_to_vcpu_cpu(hw::VmxCpu& from, uint8_t vector) override;
+  void handle_host_irq(hw::VmxCpu& cpu, uint8_t vector) override;
+
+ private:
+  enum class Phase : uint8_t { Guest, Polling, Blocked };
+  void continue_to_guest(host::Cpu& cpu);
+  void start_halt(host::Cpu& cpu);
+  void block(host::Cpu& cpu);
+  void finish_halt(host::Cpu& cpu, bool polled);
+
+  Vcpu& vcpu_;
+  host::Kernel& kernel_;
+  Phase phase_ = Phase::Guest;
+  bool loaded_ = false;
+  sim::Picos halt_start_ = 0;
+  sim::Picos poll_end_ = 0;
+  uint64_t poll_generation_ = 0;
+  host::HrTimer lapic_timer_;
+  HaltPollParams halt_poll_;
+};
+
+}  // namespace kvm

@@ -1,0 +1,242 @@
+#include "run/runner.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <systemc>
+
+#include "hw/vmx.h"
+#include "run/perf_kvm_stat.h"
+#include "run/schema.h"
+#include "run/system.h"
+
+namespace run {
+namespace {
+
+// SystemC keeps its kernel in a global context that cannot be restarted; a run gets a new
+// one and deletes it afterwards.
+class FreshSimContext {
+ public:
+  FreshSimContext() {
+    ctx_ = new sc_core::sc_simcontext();
+    sc_core::sc_curr_simcontext = ctx_;
+    sc_core::sc_default_global_context = ctx_;
+  }
+  ~FreshSimContext() {
+    sc_core::sc_curr_simcontext = nullptr;
+    sc_core::sc_default_global_context = nullptr;
+    delete ctx_;
+  }
+
+ private:
+  sc_core::sc_simcontext* ctx_;
+};
+
+void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s, RunResult& r) {
+  auto& m = r.metrics;
+  if (sys.workload) sys.workload->report(m, r.files);
+
+  // Exits: by reason over the VM, per vCPU for the CSV, and perf kvm stat rows.
+  std::array<sim::Summary, hw::kNumExitReasons> by_reason_time{};
+  std::array<uint64_t, hw::kNumExitReasons> by_reason{};
+  kvm::VcpuStats total;
+  std::ostringstream csv;
+  csv << "vm,vcpu,reason,count,mean_us,max_us\n";
+  for (int i = 0; i < sys.vm->nr_vcpus(); ++i) {
+    const kvm::VcpuStats& st = sys.vm->vcpu(i).stat;
+    for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
+      if (!st.exits_by_reason[reason]) continue;
+      by_reason[reason] += st.exits_by_reason[reason];
+      by_reason_time[reason].merge(st.exit_time_ns[reason]);
+      const auto& s = st.exit_time_ns[reason];
+      csv << sys.vm->name() << ',' << i << ',' << hw::exit_reason_name(reason) << ',' << st.exits_by_reason[reason]
+          << ',' << (s.mean() / 1000.0) << ',' << (s.count ? s.max / 1000.0 : 0.0) << '\n';
+    }
+    total.exits += st.exits;
+    total.fastpath_exits += st.fastpath_exits;
+    total.userspace_exits += st.userspace_exits;
+    total.halt_exits += st.halt_exits;
+    total.halt_attempted_poll += st.halt_attempted_poll;
+    total.halt_successful_poll += st.halt_successful_poll;
+    total.halt_wakeup += st.halt_wakeup;
+    total.halt_poll_success_ns += st.halt_poll_success_ns;
+    total.halt_poll_fail_ns += st.halt_poll_fail_ns;
+    total.halt_wait_ns += st.halt_wait_ns;
+    total.posted_interrupts += st.posted_interrupts;
+    total.irq_injections += st.irq_injections;
+    total.hypercalls += st.hypercalls;
+    total.hv_timer_armed += st.hv_timer_armed;
+    total.sw_timer_armed += st.sw_timer_armed;
+    total.timer_fired += st.timer_fired;
+    total.preemption_reported += st.preemption_reported;
+    total.ple_window_updates += st.ple_window_updates;
+  }
+  r.exits_by_vcpu_csv = csv.str();
+  std::vector<PerfKvmRow> rows;
+  for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
+    if (!by_reason[reason]) continue;
+    r.exits[std::string(hw::exit_reason_name(reason))] = by_reason[reason];
+    sim::Summary us;
+    const sim::Summary& ns = by_reason_time[reason];
+    us.count = ns.count;
+    us.sum = ns.sum / 1e3;
+    us.sum_sq = ns.sum_sq / 1e6;
+    us.min = ns.min / 1e3;
+    us.max = ns.max / 1e3;
+    rows.push_back({std::string(hw::exit_reason_name(reason)), us});
+  }
+  r.files["perf-kvm-stat.txt"] = format_perf_kvm_stat(rows);
+
+  const double sim_s = sim::to_sec(end);
+  m["exits.total"] = static_cast<double>(total.exits);
+  m["exits.per_s"] = sim_s > 0 ? static_cast<double>(total.exits) / sim_s : 0.0;
+  m["exits.fastpath"] = static_cast<double>(total.fastpath_exits);
+  m["exits.userspace"] = static_cast<double>(total.userspace_exits);
+  m["halt.exits"] = static_cast<double>(total.halt_exits);
+  m["halt.attempted_poll"] = static_cast<double>(total.halt_attempted_poll);
+  m["halt.successful_poll"] = static_cast<double>(total.halt_successful_poll);
+  m["halt.wakeup"] = static_cast<double>(total.halt_wakeup);
+  m["halt.poll_success_ns"] = static_cast<double>(total.halt_poll_success_ns);
+  m["halt.poll_fail_ns"] = static_cast<double>(total.halt_poll_fail_ns);
+  m["halt.wait_ns"] = static_cast<double>(total.halt_wait_ns);
+  m["interrupts.posted"] = static_cast<double>(total.posted_interrupts);
+  m["interrupts.injected"] = static_cast<double>(total.irq_injections);
+  m["hypercalls"] = static_cast<double>(total.hypercalls);
+  m["timer.hv_armed"] = static_cast<double>(total.hv_timer_armed);
+  m["timer.sw_armed"] = static_cast<double>(total.sw_timer_armed);
+  m["timer.fired"] = static_cast<double>(total.timer_fired);
+  m["ple.window_updates"] = static_cast<double>(total.ple_window_updates);
+
+  // Host view: CPUs that run a vCPU.
+  uint64_t events = 0, switches = 0, ticks = 0, pi = 0;
+  sim::Picos guest_ps = 0, root_ps = 0, idle_ps = 0;
+  for (auto& c : sys.cores) {
+    c->finish_accounting(end);
+    events += c->events();
+    pi += c->posted_intr_notifications();
+  }
+  std::vector<bool> used(sys.cores.size(), false);
+  for (auto* t : sys.vcpu_threads) used[static_cast<size_t>(t->cpu)] = true;
+  int used_n = 0;
+  for (size_t c = 0; c < sys.cores.size(); ++c) {
+    switches += sys.kernel->cpu(static_cast<int>(c)).context_switches();
+    ticks += sys.kernel->cpu(static_cast<int>(c)).ticks();
+    if (!used[c]) continue;
+    ++used_n;
+    guest_ps += sys.cores[c]->time_in_guest();
+    root_ps += sys.cores[c]->time_in_root();
+    idle_ps += sys.cores[c]->time_idle();
+  }
+  const double span = static_cast<double>(end) * std::max(used_n, 1);
+  m["cpu.guest_pct"] = span > 0 ? 100.0 * static_cast<double>(guest_ps) / span : 0.0;
+  m["cpu.root_pct"] = span > 0 ? 100.0 * static_cast<double>(root_ps) / span : 0.0;
+  m["cpu.idle_pct"] = span > 0 ? 100.0 * static_cast<double>(idle_ps) / span : 0.0;
+  m["host.context_switches"] = static_cast<double>(switches);
+  m["host.ticks"] = static_cast<double>(ticks);
+  m["interrupts.pi_notifications"] = static_cast<double>(pi);
+  m["apic_bus.messages"] = static_cast<double>(sys.bus->messages());
+
+  nlohmann::json s;
+  s["kvmsim_version"] = version();
+  s["version"] = version();
+  s["scenario"] = cfg.echo();
+  s["scenario_file"] = cfg.source();
+  s["seed"] = cfg.get_int("seed");
+  s["platform"] = {{"name", sys.platform.name}, {"file", sys.platform.file},
+                   {"microarchitecture", sys.platform.microarchitecture}, {"freq_mhz", sys.platform.freq_mhz}};
+  s["sim_time_ns"] = static_cast<double>(end) / 1e3;
+  s["wall_time_s"] = wall_s;
+  s["events"] = events;
+  s["metrics"] = r.metrics;
+  s["exits"] = r.exits;
+  r.summary = std::move(s);
+}
+
+}  // namespace
+
+const char* version() { return KVMSIM_VERSION; }
+
+sim::Config load_scenario_file(const std::string& path, const std::vector<std::string>& sets) {
+  return sim::Config::load_file(scenario_schema(), path, sets);
+}
+
+RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  RunResult r;
+  const hw::Platform platform = hw::Platform::load(cfg.get_string("platform"));
+  {
+    FreshSimContext ctx;
+    System sys(cfg, platform);
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    sys.start();
+    const sim::Picos max_ps = sim::ms(cfg.get_double("run.max_sim_ms"));
+    const sim::Picos chunk = sim::ms(1);
+    const bool show = opts.progress && isatty(STDERR_FILENO);
+    auto last_print = wall0;
+    sim::Picos now = 0;
+    while (now < max_ps && !(sys.workload && sys.workload->done())) {
+      const sim::Picos step = std::min(chunk, max_ps - now);
+      sc_core::sc_start(sc_core::sc_time::from_value(step));
+      now = sc_core::sc_time_stamp().value();
+      if (show) {
+        const auto t = std::chrono::steady_clock::now();
+        if (t - last_print > std::chrono::milliseconds(500)) {
+          last_print = t;
+          const double frac = sys.workload ? sys.workload->progress() : static_cast<double>(now) / static_cast<double>(max_ps);
+          std::fprintf(stderr, "\r  simulated %.1f ms, %3.0f%% done   ", sim::to_us(now) / 1000.0, 100.0 * frac);
+        }
+      }
+    }
+    if (show) std::fprintf(stderr, "\r%60s\r", "");
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    collect(cfg, sys, now, wall_s, r);
+  }
+  return r;
+}
+
+void write_results(const RunResult& r, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream f(std::filesystem::path(dir) / name);
+    f << text;
+    if (!f) throw std::runtime_error("cannot write " + (std::filesystem::path(dir) / name).string());
+  };
+  write("summary.json", r.summary.dump(2) + "\n");
+  write("exits_by_vcpu.csv", r.exits_by_vcpu_csv);
+  for (const auto& [name, text] : r.files) write(name, text);
+}
+
+std::string format_summary(const RunResult& r) {
+  std::ostringstream o;
+  const auto& s = r.summary;
+  o << "kvmsim " << s["version"].get<std::string>() << "  platform " << s["platform"]["name"].get<std::string>()
+    << "  seed " << s["seed"] << "\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "simulated %.3f ms in %.2f s wall (%llu events)\n", s["sim_time_ns"].get<double>() / 1e6,
+                s["wall_time_s"].get<double>(), static_cast<unsigned long long>(s["events"].get<uint64_t>()));
+  o << line;
+  if (auto it = r.files.find("vmexit.txt"); it != r.files.end()) o << "\nkvm-unit-tests vmexit (TSC cycles per iteration):\n" << it->second;
+  o << "\nexits by reason:\n";
+  std::vector<std::pair<uint64_t, std::string>> ex;
+  for (const auto& [k, v] : r.exits) ex.emplace_back(v, k);
+  std::sort(ex.rbegin(), ex.rend());
+  for (const auto& [v, k] : ex) {
+    std::snprintf(line, sizeof line, "  %-22s %12llu\n", k.c_str(), static_cast<unsigned long long>(v));
+    o << line;
+  }
+  o << "\nkey metrics:\n";
+  for (const char* k : {"exits.per_s", "exits.fastpath", "halt.successful_poll", "interrupts.posted", "cpu.guest_pct"}) {
+    if (auto it = r.metrics.find(k); it != r.metrics.end()) {
+      std::snprintf(line, sizeof line, "  %-22s %12.6g\n", k, it->second);
+      o << line;
+    }
+  }
+  return o.str();
+}
+
+}  // namespace run

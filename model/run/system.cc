@@ -1,0 +1,122 @@
+#include "run/system.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "guest/workload_vmexit.h"
+
+namespace run {
+namespace {
+
+kvm::KvmParams kvm_params(const sim::Config& c, const hw::Platform& p) {
+  kvm::KvmParams k;
+  k.enable_apicv = c.get_bool("kvm.enable_apicv");
+  k.hv_timer = c.get_bool("kvm.hv_timer");
+  k.preemption_timer = c.get_bool("kvm.preemption_timer");
+  k.fastpath = c.get_bool("kvm.fastpath");
+  k.ple_gap = static_cast<uint32_t>(c.get_int("kvm.ple_gap"));
+  k.ple_window = static_cast<uint32_t>(c.get_int("kvm.ple_window"));
+  k.ple_window_grow = static_cast<uint32_t>(c.get_int("kvm.ple_window_grow"));
+  k.ple_window_shrink = static_cast<uint32_t>(c.get_int("kvm.ple_window_shrink"));
+  k.ple_window_max = static_cast<uint32_t>(c.get_int("kvm.ple_window_max"));
+  k.halt_poll_ns = static_cast<uint64_t>(c.get_int("kvm.halt_poll_ns"));
+  k.halt_poll_ns_grow = static_cast<uint32_t>(c.get_int("kvm.halt_poll_ns_grow"));
+  k.halt_poll_ns_grow_start = static_cast<uint64_t>(c.get_int("kvm.halt_poll_ns_grow_start"));
+  k.halt_poll_ns_shrink = static_cast<uint32_t>(c.get_int("kvm.halt_poll_ns_shrink"));
+  k.lapic_timer_advance_ns = c.get_int("kvm.lapic_timer_advance_ns");
+  for (const auto& m : c.get_string_list("kvm.mitigations")) {
+    if (m == "platform") k.mitigations.insert(k.mitigations.end(), p.mitigations.begin(), p.mitigations.end());
+    else if (m != "none") k.mitigations.push_back(m);
+  }
+  k.kernel_io_ports = c.get_int_list("kvm.kernel_io_ports");
+  return k;
+}
+
+host::HostParams host_params(const sim::Config& c) {
+  host::HostParams h;
+  h.scheduler = c.get_string("host.scheduler");
+  h.hz = static_cast<int>(c.get_int("host.hz"));
+  h.sched.sched_latency = sim::us(c.get_double("host.sched_latency_us"));
+  h.sched.min_granularity = sim::us(c.get_double("host.min_granularity_us"));
+  h.sched.wakeup_granularity = sim::us(c.get_double("host.wakeup_granularity_us"));
+  return h;
+}
+
+}  // namespace
+
+System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base) {
+  // Cost overrides from the scenario (cost.<key>).
+  for (const auto& key : cfg.keys_with_prefix("cost.")) {
+    const std::string name = key.substr(5);
+    double* field = hw::find_cost(platform.costs, name);
+    if (!field) throw sim::ConfigError(cfg.source(), 0, key, "a cost-table key of platforms/README.md", "'" + name + "'");
+    *field = cfg.get_double(key);
+    platform.cost_source[name] = "scenario override";
+  }
+  const int n = platform.topology.cpus();
+  const int vcpus = static_cast<int>(cfg.get_int("vm.vcpus"));
+  std::vector<int64_t> pin = cfg.get_int_list("vm.pin");
+  if (!pin.empty() && static_cast<int>(pin.size()) != vcpus)
+    throw sim::ConfigError(cfg.source(), 0, "vm.pin", "one host CPU per vCPU (" + std::to_string(vcpus) + " entries)",
+                           std::to_string(pin.size()) + " entries");
+  if (pin.empty())
+    for (int i = 0; i < vcpus; ++i) pin.push_back(i % n);
+  for (int64_t c : pin)
+    if (c >= n) throw sim::ConfigError(cfg.source(), 0, "vm.pin", "CPUs below " + std::to_string(n) + " on " + platform.name, std::to_string(c));
+  for (int64_t c : cfg.get_int_list("host.busy_cpus"))
+    if (c >= n) throw sim::ConfigError(cfg.source(), 0, "host.busy_cpus", "CPUs below " + std::to_string(n), std::to_string(c));
+
+  // Hardware.
+  line_ns_by_cpu.assign(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n)));
+  bus = std::make_unique<hw::ApicBus>("apic_bus", platform);
+  std::vector<hw::ApicIdentity> ids;
+  std::vector<hw::Core*> raw;
+  for (int c = 0; c < n; ++c) {
+    for (int o = 0; o < n; ++o) line_ns_by_cpu[static_cast<size_t>(c)][static_cast<size_t>(o)] = hw::line_transfer_ns(platform, c, o);
+    const uint32_t apic = platform.topology.apic_id(c);
+    cores.push_back(std::make_unique<hw::Core>(("cpu" + std::to_string(c)).c_str(), c, apic, platform, platform.costs));
+    cores.back()->set_line_latency_table(&line_ns_by_cpu[static_cast<size_t>(c)]);
+    cores.back()->apic_out.bind(bus->in);
+    bus->out.bind(cores.back()->apic_in);
+    ids.push_back({apic, hw::x2apic_ldr(apic), 0});
+    raw.push_back(cores.back().get());
+  }
+  bus->set_identities(ids);
+
+  // Host and VM.
+  kernel = std::make_unique<host::Kernel>(host_params(cfg), raw);
+  vm = std::make_unique<kvm::Kvm>("vm0", kvm_params(cfg, platform), platform.vmx, platform.costs);
+  vm->tsc_mhz = platform.tsc_mhz;
+  for (int i = 0; i < vcpus; ++i) {
+    kvm::Vcpu& v = vm->create_vcpu(static_cast<uint32_t>(i));
+    guests.push_back(std::make_unique<guest::GuestCpu>(i, platform.costs));
+    auto thread = std::make_unique<kvm::VcpuThread>(v, *kernel, *guests.back());
+    vcpu_threads.push_back(thread.get());
+    kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(i)]));
+    view.cpus.push_back(guests.back().get());
+    view.apic_ids.push_back(v.apic_id());
+  }
+  for (int64_t c : cfg.get_int_list("host.busy_cpus"))
+    kernel->add_task(std::make_unique<host::BusyTask>("load" + std::to_string(c)), static_cast<int>(c));
+  view.platform = &platform;
+
+  // Workload.
+  const std::string kind = cfg.get_string("workload.kind");
+  if (kind == "vmexit") {
+    guest::VmexitParams p;
+    p.tests = cfg.get_string_list("vmexit.tests");
+    p.goal_cycles = static_cast<uint64_t>(cfg.get_int("vmexit.goal_cycles"));
+    workload = guest::make_vmexit_workload(p);
+  } else {
+    workload = nullptr;  // idle: every vCPU halts
+  }
+  if (workload) workload->setup(view);
+  for (auto& g : guests)
+    if (!g->started()) g->start_idle();
+}
+
+System::~System() = default;
+
+void System::start() { kernel->start(); }
+
+}  // namespace run
