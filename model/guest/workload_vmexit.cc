@@ -67,15 +67,20 @@ class VmexitWorkload : public Workload {
         continue;
       }
       uint64_t iterations = 32, t1 = 0, t2 = 0;
+      // Single-instruction tests await the op directly (no coroutine frame, no string
+      // compare per iteration); the rest call body().
+      enum { kCpuid, kVmcall, kMovToCr8, kOther } kind =
+          name == "cpuid" ? kCpuid : name == "vmcall" ? kVmcall : name == "mov_to_cr8" ? kMovToCr8 : kOther;
       do {
         iterations *= 2;
         t1 = co_await g.rdtsc();
         for (uint64_t i = 0; i < iterations; ++i) {
-          // Single-instruction tests await the op directly (no coroutine frame per call).
-          if (name == "cpuid") co_await g.cpuid(0);
-          else if (name == "vmcall") co_await g.vmcall(0);
-          else if (name == "mov_to_cr8") co_await g.mov_to_cr8(0);
-          else co_await body(g, name);
+          switch (kind) {
+            case kCpuid: co_await g.cpuid(0); break;
+            case kVmcall: co_await g.vmcall(0); break;
+            case kMovToCr8: co_await g.mov_to_cr8(0); break;
+            case kOther: co_await body(g, name); break;
+          }
         }
         t2 = co_await g.rdtsc();
       } while (t2 - t1 < p_.goal_cycles);

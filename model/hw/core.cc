@@ -383,7 +383,7 @@ void Core::run_guest(sim::Picos now) {
     }
   }
   // Instruction boundaries: recognize events, then execute.
-  for (int budget = 64; budget > 0; --budget) {
+  for (int budget = 256; budget > 0; --budget) {
     if (preempt_at_ <= local_) {
       vmexit(EXIT_REASON_PREEMPTION_TIMER);
       return;
@@ -398,12 +398,21 @@ void Core::run_guest(sim::Picos now) {
     const bool shadow = regs.sti_shadow;
     if (!execute(op)) return;
     if (shadow && op.kind != OpKind::Sti) regs.sti_shadow = false;
-    if (local_ > now) {  // the op took time: continue at its end
+    // Conservative lookahead: nothing this core does not know of yet can reach it before
+    // now + lookahead (the smallest CPU-to-CPU latency), so instructions that retire
+    // before then need no event of their own.
+    if (local_ > now && local_ >= std::min(now + lookahead_, next_known_event())) {
       resume_at_ = local_;
       return;
     }
   }
   resume_at_ = local_;
+}
+
+sim::Picos Core::next_known_event() const {
+  sim::Picos t = std::min({lapic_timer_at_, preempt_at_, line_wake_at_});
+  if (!arrivals_.empty()) t = std::min(t, arrivals_.front().at);
+  return t;
 }
 
 bool Core::execute(GuestOp& op) {

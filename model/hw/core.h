@@ -84,6 +84,8 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint32_t apic_id() const { return apic_id_; }
   const Platform& platform() const { return platform_; }
   void set_line_latency_table(const std::vector<double>* ns_by_cpu) { line_ns_ = ns_by_cpu; }
+  // The smallest latency with which another CPU can affect this one (interrupt or store).
+  void set_lookahead(sim::Picos ps) { lookahead_ = ps; }
 
  private:
   enum class State : uint8_t { Root, Busy, Idle, Guest };
@@ -117,6 +119,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   void retire(uint64_t result = 0);
   sim::Picos ple_window_ps() const;
   sim::Picos preemption_deadline() const { return preempt_at_; }
+  sim::Picos next_known_event() const;
 
   const int cpu_;
   const uint32_t apic_id_;
@@ -125,6 +128,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   const sim::Clock clock_;
   const sim::Clock tsc_;
   const std::vector<double>* line_ns_ = nullptr;
+  sim::Picos lookahead_ = 0;
 
   sc_core::sc_event wake_;
   bool wake_pending_ = false;

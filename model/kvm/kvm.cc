@@ -13,11 +13,6 @@ Kvm::Kvm(std::string name, const KvmParams& params, const hw::VmxCapabilities& c
   }
 }
 
-bool Kvm::mitigation(const char* name) const {
-  std::string_view n(name);
-  return (n == "mds_clear" && mds_clear_) || (n == "l1d_flush" && l1d_flush_);
-}
-
 Vcpu& Kvm::create_vcpu(uint32_t apic_id) {
   vcpus_.push_back(std::make_unique<Vcpu>(*this, nr_vcpus(), apic_id));
   if (by_apic_id_.size() <= apic_id) by_apic_id_.resize(apic_id + 1, nullptr);

@@ -19,7 +19,8 @@ class Kvm {
   const hw::VmxCapabilities& caps() const { return caps_; }
   const hw::CostTable& costs() const { return costs_; }
   bool apicv() const { return apicv_; }
-  bool mitigation(const char* name) const;
+  bool mds_clear() const { return mds_clear_; }
+  bool l1d_flush() const { return l1d_flush_; }
 
   Vcpu& create_vcpu(uint32_t apic_id);
   int nr_vcpus() const { return static_cast<int>(vcpus_.size()); }

@@ -245,9 +245,9 @@ void Vcpu::enter_guest(VmxCpu& c) {
     c.vmwrite(vmcs, VmcsField::PLE_WINDOW, ple_window);
   }
   lapic.wait_lapic_expire(c);
-  if (kvm.mitigation("l1d_flush") && l1tf_flush_l1d) c.charge(costs.mitigation_l1d_flush);
+  if (kvm.l1d_flush() && l1tf_flush_l1d) c.charge(costs.mitigation_l1d_flush);
   l1tf_flush_l1d = false;
-  if (kvm.mitigation("mds_clear")) c.charge(costs.mitigation_mds_clear);
+  if (kvm.mds_clear()) c.charge(costs.mitigation_mds_clear);
   mode = VcpuMode::IN_GUEST_MODE;
   if (exit_open_) {  // kvm_entry: close the exit's time span
     exit_open_ = false;

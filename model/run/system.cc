@@ -1,5 +1,6 @@
 #include "run/system.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -82,6 +83,18 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     raw.push_back(cores.back().get());
   }
   bus->set_identities(ids);
+  // Lookahead of each core: the smallest latency (an IPI or a cache-line transfer) from any
+  // other CPU that runs something. Tasks are pinned, so a CPU with none never acts.
+  std::vector<bool> active(static_cast<size_t>(n), false);
+  for (int64_t c : pin) active[static_cast<size_t>(c)] = true;
+  for (int64_t c : cfg.get_int_list("host.busy_cpus")) active[static_cast<size_t>(c)] = true;
+  for (int a = 0; a < n; ++a) {
+    double min_ns = 1e6;  // 1 ms when nothing else runs: bounded anyway by the batch budget
+    for (int b = 0; b < n; ++b)
+      if (b != a && active[static_cast<size_t>(b)])
+        min_ns = std::min({min_ns, hw::wire_latency_ns(platform, b, a), hw::line_transfer_ns(platform, b, a)});
+    cores[static_cast<size_t>(a)]->set_lookahead(sim::ns(min_ns));
+  }
 
   // Host and VM.
   kernel = std::make_unique<host::Kernel>(host_params(cfg), raw);

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace sim {
@@ -512,6 +513,44 @@ Item to_item(const Node& node, int line, bool use_lines, Budget& budget, const W
   return item;
 }
 
+// Records where documents start and ignores every other event.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The text's one document (null when it has none). Not YAML::LoadAll: in yaml-cpp 0.7 it
+// loops forever on a stray ',' (jbeder/yaml-cpp#1040) because the parser stops advancing,
+// so look at two documents at most; a second one starting where the first did is that bug.
+YAML::Node load_one_document(const std::string& text, const Where& at, bool use_lines) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
+  for (int count = 0; count < 2 && parser.HandleNextDocument(starts); ++count) {
+  }
+  if (starts.marks.size() > 1) {
+    const YAML::Mark& first = starts.marks[0];
+    const YAML::Mark& second = starts.marks[1];
+    const Where here{at.file, at.key, use_lines && second.line >= 0 ? second.line + 1 : at.line};
+    if (second.pos == first.pos && second.pos >= 0 && size_t(second.pos) < text.size())
+      fail(here, "valid YAML", "a stray " + quote(text.substr(second.pos, 1)));
+    fail(here, "a single YAML document", "a second document");
+  }
+  return starts.marks.empty() ? YAML::Node() : YAML::Load(text);
+}
+
 // Calls f(name, line, value) for each entry of a map.
 template <class F>
 void for_each_entry(const YAML::Node& map, const Where& at, bool use_lines, F&& f) {
@@ -801,12 +840,8 @@ std::string read_whole_file(const std::string& path) {
 
 void ConfigBuilder::read_yaml(const std::string& text) {
   const std::string& file = config_.source_;
-  const std::vector<YAML::Node> documents = YAML::LoadAll(text);
-  if (documents.size() > 1)
-    fail({file, "", line_of(documents[1])}, "a single YAML document",
-         std::to_string(documents.size()) + " documents");
-  if (documents.empty() || documents[0].IsNull()) return;  // empty file: all defaults
-  const YAML::Node& root = documents[0];
+  const YAML::Node root = load_one_document(text, {file, "", 0}, true);
+  if (root.IsNull()) return;  // an empty file means all defaults
   if (!root.IsMap())
     fail({file, "", line_of(root)}, "a map of keys at the top level",
          describe(shallow_item(root, 0)));
@@ -829,7 +864,7 @@ void ConfigBuilder::apply_set(const std::string& assignment) {
   const std::string text = assignment.substr(equals + 1);
   YAML::Node value;
   try {
-    value = YAML::Load(text);
+    value = load_one_document(text, {kSetFile, key, 0}, false);
   } catch (const YAML::ParserException& e) {
     fail({kSetFile, key, 0}, "a valid YAML value", e.msg);
   }

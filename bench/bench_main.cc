@@ -1,0 +1,123 @@
+// Simulator speed: wall time per simulated event, beside the bare SystemC event cost
+// measured in the same binary.
+//   BM_SystemCTimedEvent  one bare SystemC timed notification per item (an SC_METHOD that
+//                         re-notifies itself), the floor any SystemC model pays per event
+//   BM_CpuidExit          one simulated guest CPUID per item: VM exit, KVM's handler, entry
+//   BM_ExitEventRatio     both, measured back to back; reports ratio = exit / event
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <memory>
+
+#include <systemc>
+
+#include "hw/platform.h"
+#include "run/schema.h"
+#include "run/system.h"
+
+namespace {
+
+void fresh_context() {
+  auto* ctx = new sc_core::sc_simcontext();  // the previous one is left alive on purpose:
+  sc_core::sc_curr_simcontext = ctx;         // deleting it mid-benchmark is not worth the risk
+  sc_core::sc_default_global_context = ctx;
+}
+
+struct Ticker : sc_core::sc_module {
+  sc_core::sc_event ev;
+  uint64_t n = 0, target = 0;
+  SC_HAS_PROCESS(Ticker);
+  explicit Ticker(sc_core::sc_module_name nm) : sc_module(nm) {
+    SC_METHOD(tick);
+    sensitive << ev;
+    dont_initialize();
+  }
+  void tick() {
+    if (++n < target) ev.notify(sc_core::sc_time(1, sc_core::SC_NS));
+  }
+};
+
+// Wall ns per bare SystemC timed event over `events` events.
+double systemc_event_ns(uint64_t events) {
+  fresh_context();
+  Ticker t("ticker");
+  sc_core::sc_start(sc_core::SC_ZERO_TIME);
+  t.target = events;
+  t.ev.notify(sc_core::sc_time(1, sc_core::SC_NS));
+  const auto t0 = std::chrono::steady_clock::now();
+  sc_core::sc_start();
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(t.n);
+}
+
+// A CPUID loop on the skylake-sp-2s platform; simulates until `exits` more exits happened.
+class CpuidLoop {
+ public:
+  CpuidLoop() {
+    fresh_context();
+    cfg_ = std::make_unique<sim::Config>(sim::Config::load_text(
+        run::scenario_schema(), "vm: {vcpus: 1}\nvmexit: {tests: [cpuid], goal_cycles: 1000000000000}\n", "bench", {}));
+    platform_ = hw::Platform::load("skylake-sp-2s");
+    sys_ = std::make_unique<run::System>(*cfg_, platform_);
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);
+    sys_->start();
+    run_exits(1000);  // warm up past the setup writes
+  }
+  // Returns wall ns spent.
+  double run_exits(uint64_t exits) {
+    const uint64_t target = sys_->cores[0]->exits() + exits;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (sys_->cores[0]->exits() < target)
+      sc_core::sc_start(sc_core::sc_time::from_value(sim::us(static_cast<double>(target - sys_->cores[0]->exits()) * 0.5)));
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  }
+  uint64_t exits() const { return sys_->cores[0]->exits(); }
+
+ private:
+  std::unique_ptr<sim::Config> cfg_;
+  hw::Platform platform_;
+  std::unique_ptr<run::System> sys_;
+};
+
+void BM_SystemCTimedEvent(benchmark::State& state) {
+  double ns = 0;
+  uint64_t items = 0;
+  for (auto _ : state) {
+    ns = systemc_event_ns(1000000);
+    items += 1000000;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(items));
+  state.counters["wall_ns_per_event"] = ns;
+}
+BENCHMARK(BM_SystemCTimedEvent)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+void BM_CpuidExit(benchmark::State& state) {
+  CpuidLoop loop;
+  double ns = 0;
+  uint64_t items = 0;
+  for (auto _ : state) {
+    ns = loop.run_exits(200000) / 200000.0;
+    items += 200000;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(items));
+  state.counters["wall_ns_per_exit"] = ns;
+}
+BENCHMARK(BM_CpuidExit)->Unit(benchmark::kMillisecond)->Iterations(5);
+
+void BM_ExitEventRatio(benchmark::State& state) {
+  double ratio = 0, ev = 0, ex = 0;
+  for (auto _ : state) {
+    ev = systemc_event_ns(1000000);
+    CpuidLoop loop;
+    ex = loop.run_exits(500000) / 500000.0;
+    ratio = ex / ev;
+  }
+  state.counters["systemc_event_ns"] = ev;
+  state.counters["cpuid_exit_ns"] = ex;
+  state.counters["ratio"] = ratio;
+  state.counters["goal_max_ratio"] = 3.0;
+}
+BENCHMARK(BM_ExitEventRatio)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();

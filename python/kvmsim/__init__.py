@@ -1,0 +1,56 @@
+"""kvmsim: run and sweep KVM-on-x86 simulations from Python.
+
+    import kvmsim
+    r = kvmsim.run("scenarios/demo.yaml", overrides={"kvm.hv_timer": False})
+    r.metrics["exits.total"], r.exits, r.exit_totals
+
+    df = kvmsim.sweep("scenarios/vmexit.yaml",
+                      grid={"kvm.hv_timer": [True, False], "kvm.halt_poll_ns": [0, 200000]},
+                      seeds=[1, 2], jobs=4)
+
+See python/README.md for the full API, the results store and Dask.
+"""
+import os as _os
+
+# SystemC prints a copyright banner when its kernel first starts; keep it out of notebooks.
+# Set before the extension is loaded (and inherited by worker processes).
+_os.environ.setdefault("SC_COPYRIGHT_MESSAGE", "DISABLE")
+
+from . import _kvmsim  # noqa: E402
+from ._kvmsim import ConfigError  # noqa: E402
+from ._scenario import resolve, schema, schema_markdown  # noqa: E402
+from .result import Result, run  # noqa: E402
+from .store import Store, open_store  # noqa: E402
+from .sweep import DEFAULT_STORE, sweep  # noqa: E402
+
+
+def version() -> str:
+    """The simulator's version string (project version + git commit), as in summary.json."""
+    return _kvmsim.version()
+
+
+__version__ = version()
+
+__all__ = [
+    "ConfigError",
+    "DEFAULT_STORE",
+    "Result",
+    "Store",
+    "open_store",
+    "plot",
+    "resolve",
+    "run",
+    "schema",
+    "schema_markdown",
+    "sweep",
+    "version",
+]
+
+
+def __getattr__(name):
+    # kvmsim.plot imports matplotlib: load it only when asked for.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'kvmsim' has no attribute {name!r}")

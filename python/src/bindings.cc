@@ -1,0 +1,204 @@
+// _kvmsim: the thin C++ layer under the kvmsim Python package.
+//
+// Everything crosses the boundary as JSON text: the scenario in, the result out. The
+// pure-Python package (python/kvmsim/) turns that into dicts and DataFrames. JSON keeps
+// the module small, makes results trivially picklable for process pools and Dask, and
+// nlohmann::json writes doubles in their shortest round-trip form, so a metric read in
+// Python is bit-identical to the one in the CLI's summary.json.
+//
+// Runs release the GIL. SystemC keeps its kernel in process-global state, so runs inside
+// one process are serialized by a mutex: threads may call run_* concurrently, but only
+// one simulation makes progress at a time (use processes for parallelism).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hw/platform.h"
+#include "run/runner.h"
+#include "run/schema.h"
+#include "sim/config.h"
+
+namespace py = pybind11;
+
+namespace {
+
+std::mutex& run_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Python-side ConfigError (a ValueError); created once at import, never freed.
+PyObject* g_config_error = nullptr;
+
+std::vector<std::string> with_seed(std::vector<std::string> sets, std::optional<int64_t> seed) {
+  if (seed) sets.push_back("seed=" + std::to_string(*seed));
+  return sets;
+}
+
+sim::Config config_from_json_text(const std::string& text, const std::string& name,
+                                  const std::vector<std::string>& sets) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw sim::ConfigError(name, 0, "", "a JSON document", e.what());
+  }
+  return sim::Config::load_json(run::scenario_schema(), doc, name, sets);
+}
+
+nlohmann::json result_to_json(const run::RunResult& r) {
+  nlohmann::json j;
+  j["summary"] = r.summary;
+  j["metrics"] = r.metrics;
+  j["exits"] = r.exits;
+  j["exits_by_vcpu_csv"] = r.exits_by_vcpu_csv;
+  j["files"] = r.files;
+  return j;
+}
+
+run::RunResult result_from_json(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text);
+  run::RunResult r;
+  r.summary = j.at("summary");
+  for (const auto& [k, v] : j.at("metrics").items())
+    r.metrics[k] = v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+  r.exits = j.at("exits").get<std::map<std::string, uint64_t>>();
+  r.exits_by_vcpu_csv = j.at("exits_by_vcpu_csv").get<std::string>();
+  r.files = j.at("files").get<std::map<std::string, std::string>>();
+  return r;
+}
+
+std::string run_config(const sim::Config& cfg) {
+  run::RunResult r;
+  {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(run_mutex());
+    r = run::run_scenario(cfg, run::RunOptions{});
+  }
+  return result_to_json(r).dump();
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_kvmsim, m) {
+  m.doc() = "kvmsim simulator core (use the kvmsim package, not this module)";
+
+  // Qualified name so that pickling (process pools, Dask) finds the class again.
+  g_config_error = PyErr_NewExceptionWithDoc(
+      "kvmsim._kvmsim.ConfigError",
+      "A scenario or override is invalid. Attributes: file, line (0 when unknown), key, "
+      "expected, found.",
+      PyExc_ValueError, nullptr);
+  if (!g_config_error) throw py::error_already_set();
+  m.attr("ConfigError") = py::handle(g_config_error);
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const sim::ConfigError& e) {
+      py::object cls = py::reinterpret_borrow<py::object>(g_config_error);
+      py::object exc = cls(e.what());
+      exc.attr("file") = e.file;
+      exc.attr("line") = e.line;
+      exc.attr("key") = e.key;
+      exc.attr("expected") = e.expected;
+      exc.attr("found") = e.found;
+      PyErr_SetObject(g_config_error, exc.ptr());
+    }
+  });
+
+  m.def(
+      "run_json",
+      [](const std::string& scenario_json, const std::string& name,
+         const std::vector<std::string>& overrides, std::optional<int64_t> seed) {
+        const sim::Config cfg = config_from_json_text(scenario_json, name, with_seed(overrides, seed));
+        return run_config(cfg);
+      },
+      py::arg("scenario_json"), py::arg("name") = "<dict>",
+      py::arg("overrides") = std::vector<std::string>{}, py::arg("seed") = py::none(),
+      "Run a scenario given as JSON text (nested or dotted keys); returns the result as JSON "
+      "text: {summary, metrics, exits, exits_by_vcpu_csv, files}.");
+
+  m.def(
+      "run_file",
+      [](const std::string& path, const std::vector<std::string>& overrides,
+         std::optional<int64_t> seed) {
+        const sim::Config cfg = run::load_scenario_file(path, with_seed(overrides, seed));
+        return run_config(cfg);
+      },
+      py::arg("path"), py::arg("overrides") = std::vector<std::string>{},
+      py::arg("seed") = py::none(), "Run a scenario file (YAML); same result as run_json.");
+
+  m.def(
+      "resolve_json",
+      [](const std::string& scenario_json, const std::string& name,
+         const std::vector<std::string>& overrides, std::optional<int64_t> seed) {
+        return config_from_json_text(scenario_json, name, with_seed(overrides, seed)).echo().dump();
+      },
+      py::arg("scenario_json"), py::arg("name") = "<dict>",
+      py::arg("overrides") = std::vector<std::string>{}, py::arg("seed") = py::none(),
+      "Validate without running; returns the resolved scenario echo (defaults filled in) as "
+      "JSON text.");
+
+  m.def(
+      "resolve_file",
+      [](const std::string& path, const std::vector<std::string>& overrides,
+         std::optional<int64_t> seed) {
+        return run::load_scenario_file(path, with_seed(overrides, seed)).echo().dump();
+      },
+      py::arg("path"), py::arg("overrides") = std::vector<std::string>{},
+      py::arg("seed") = py::none(), "resolve_json for a scenario file.");
+
+  m.def(
+      "write_results",
+      [](const std::string& result_json, const std::string& dir) {
+        run::write_results(result_from_json(result_json), dir);
+      },
+      py::arg("result_json"), py::arg("dir"),
+      "Write a result folder exactly as `kvmsim run --out DIR` does.");
+
+  m.def(
+      "format_summary",
+      [](const std::string& result_json) { return run::format_summary(result_from_json(result_json)); },
+      py::arg("result_json"), "The summary text `kvmsim run` prints.");
+
+  m.def("schema_markdown", [] { return run::scenario_schema().markdown(); },
+        "Every scenario key with its type, default and meaning, as a Markdown table.");
+
+  m.def(
+      "schema",
+      [] {
+        nlohmann::json out = nlohmann::json::array();
+        for (const sim::ParamSpec& s : run::scenario_schema().specs()) {
+          nlohmann::json j;
+          j["key"] = s.key;
+          j["type"] = sim::to_string(s.type);
+          j["default"] = s.default_yaml;
+          j["min"] = s.min ? nlohmann::json(*s.min) : nlohmann::json(nullptr);
+          j["max"] = s.max ? nlohmann::json(*s.max) : nlohmann::json(nullptr);
+          j["choices"] = s.choices;
+          j["doc"] = s.doc;
+          j["group"] = s.group;
+          out.push_back(std::move(j));
+        }
+        return out.dump();
+      },
+      "The scenario schema as JSON text: a list of {key, type, default, min, max, choices, doc, "
+      "group}.");
+
+  m.def(
+      "platform_file",
+      [](const std::string& name_or_path) { return hw::Platform::load(name_or_path).file; },
+      py::arg("name_or_path"),
+      "The file a scenario's `platform` value loads (searched as a run would search it).");
+
+  m.def("version", [] { return std::string(run::version()); }, "kvmsim version string");
+}
