@@ -415,7 +415,7 @@ std::vector<std::string> to_string_list(const ParamSpec& spec, const Item& item,
   for (const Item& element : list_elements(spec, item, at)) {
     const Where here = element_place(at, element);
     if (spec.choices.empty()) {
-      if (!is_text(element)) fail(here, expectation(spec), describe(element) + " in the list");
+      if (!is_text(element)) fail(here, expectation(spec), describe(element) + " as an element");
       out.push_back(to_text(spec, element, here));
     } else {
       out.push_back(to_choice(spec, element, here));

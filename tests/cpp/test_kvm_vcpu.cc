@@ -1,0 +1,804 @@
+// KVM's run-loop pieces (model/kvm/vcpu.h, lapic.h) against a FAKE hardware: a VmxCpu whose
+// clock only moves when KVM charges cycles, and fake host operations that record what KVM
+// asks of the host kernel. No SystemC, no scheduler: each test drives handle_exit /
+// enter_guest / deliver_interrupt by hand and checks the costs charged, the VMCS and
+// posted-interrupt state, and the host calls (reference kvm-mechanisms.md §1, §3-§7).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hw/apic_regs.h"
+#include "hw/guest_op.h"
+#include "hw/icr.h"
+#include "hw/platform.h"
+#include "hw/vmcs.h"
+#include "hw/vmx.h"
+#include "hw/vmx_cpu.h"
+#include "kvm/host_ops.h"
+#include "kvm/kvm.h"
+#include "kvm/params.h"
+#include "kvm/vcpu.h"
+
+namespace {
+
+using hw::GuestOp;
+using hw::OpKind;
+using hw::VmcsField;
+using kvm::ExitResult;
+using kvm::VcpuMode;
+
+constexpr uint8_t kTimerVector = 0xb0;
+constexpr uint32_t kLvttTscDeadline = (2u << 17) | kTimerVector;
+
+// ---------------------------------------------------------------------------------------
+// Fakes
+
+// Every cost a distinct value in [10, 106]: 10 + (37 i mod 97) is distinct for the 71
+// keys (97 is prime). Small, so a whole exit plus entry (at most ~850 cycles) stays under
+// the 1000-cycle (1 us) timer advance.
+hw::CostTable distinct_costs() {
+  hw::CostTable t;
+  int i = 0;
+  for (const hw::CostKey& k : hw::cost_keys()) t.*(k.member) = 10 + (37 * i++) % 97;
+  return t;
+}
+
+hw::VmxCapabilities fake_caps() {
+  hw::VmxCapabilities c;
+  c.apicv = true;
+  c.posted_interrupts = true;
+  c.preemption_timer = true;
+  c.preemption_timer_rate = 5;
+  c.ple = true;
+  return c;
+}
+
+// A 1 GHz CPU whose TSC also runs at 1 GHz: 1 cycle = 1000 ps = 1 TSC tick.
+class FakeVmxCpu : public hw::VmxCpu {
+ public:
+  FakeVmxCpu(int id, const hw::CostTable& costs, const hw::VmxCapabilities& caps)
+      : id_(id), costs_(costs), caps_(caps) {}
+
+  int cpu() const override { return id_; }
+  sim::Picos now() const override { return time_ps; }
+  void charge(double cycles) override {
+    charged += cycles;
+    time_ps += static_cast<sim::Picos>(cycles * 1000.0 + 0.5);
+  }
+  void charge_ps(sim::Picos ps) override {
+    charged_ps += ps;
+    time_ps += ps;
+  }
+  const hw::CostTable& costs() const override { return costs_; }
+  const hw::VmxCapabilities& caps() const override { return caps_; }
+  uint64_t host_tsc() const override { return time_ps / 1000; }
+  double tsc_mhz() const override { return 1000.0; }
+  sim::Picos time_of_host_tsc(uint64_t tsc) const override { return tsc * 1000; }
+  void vmenter(hw::Vmcs& vmcs, hw::GuestSoftware&) override {
+    ++vmenters;
+    last_vmcs = &vmcs;
+    time_at_vmenter = time_ps;
+  }
+  void skip_instruction() override { ++skips; }
+  void send_ipi(const hw::Icr& icr) override { ipis.push_back(icr); }
+
+  void reset_charges() {
+    charged = 0;
+    charged_ps = 0;
+  }
+
+  double charged = 0;           // cycles charged through charge()
+  sim::Picos charged_ps = 0;    // picoseconds charged through charge_ps() (busy waits)
+  sim::Picos time_ps = 0;
+  int vmenters = 0;
+  hw::Vmcs* last_vmcs = nullptr;
+  sim::Picos time_at_vmenter = 0;
+  int skips = 0;
+  std::vector<hw::Icr> ipis;
+
+ private:
+  int id_;
+  const hw::CostTable& costs_;
+  hw::VmxCapabilities caps_;
+};
+
+class FakeHostOps : public kvm::VcpuHostOps {
+ public:
+  struct TimerStart {
+    int cpu;
+    sim::Picos expires;
+  };
+  void start_timer(hw::VmxCpu& from, sim::Picos expires) override { timer_starts.push_back({from.cpu(), expires}); }
+  void cancel_timer(hw::VmxCpu&) override { ++timer_cancels; }
+  void wake_up(hw::VmxCpu&) override { ++wake_ups; }
+  void send_ipi_to_vcpu_cpu(hw::VmxCpu&, uint8_t vector) override { ipi_vectors.push_back(vector); }
+  void handle_host_irq(hw::VmxCpu&, uint8_t vector) override { host_irqs.push_back(vector); }
+
+  std::vector<TimerStart> timer_starts;
+  int timer_cancels = 0;
+  int wake_ups = 0;
+  std::vector<uint8_t> ipi_vectors;
+  std::vector<uint8_t> host_irqs;
+};
+
+class FakeGuest : public hw::GuestSoftware {
+ public:
+  GuestOp& current_op() override { return op; }
+  void complete_op() override { ++completed; }
+  void deliver_interrupt(uint8_t vector) override { delivered.push_back(vector); }
+
+  GuestOp op;
+  int completed = 0;
+  std::vector<uint8_t> delivered;
+};
+
+// A VM with two vCPUs (APIC ids 0 and 1) on fake hardware: cpu0 runs vCPU 0's KVM code,
+// cpu1 is "another CPU".
+struct Rig {
+  explicit Rig(const kvm::KvmParams& params = {}, const hw::VmxCapabilities& caps = fake_caps())
+      : costs(distinct_costs()), cpu0(0, costs, caps), cpu1(1, costs, caps) {
+    kvm = std::make_unique<kvm::Kvm>("vm", params, caps, costs);
+    for (int i = 0; i < 2; ++i) {
+      kvm::Vcpu& v = kvm->create_vcpu(static_cast<uint32_t>(i));
+      v.guest = &guests[static_cast<size_t>(i)];
+      v.host = &hosts[static_cast<size_t>(i)];
+      v.cpu = i;
+    }
+    cpu0.time_ps = 10'000'000;  // 10 us: TSC 10000
+    cpu1.time_ps = 10'000'000;
+  }
+  kvm::Vcpu& vcpu(int i) { return kvm->vcpu(i); }
+  FakeGuest& guest(int i) { return guests[static_cast<size_t>(i)]; }
+  FakeHostOps& host(int i) { return hosts[static_cast<size_t>(i)]; }
+
+  // A VM exit of vCPU `i` on cpu0, with the guest's current op set to `op`.
+  ExitResult exit(int i, uint16_t reason, const GuestOp& op = {}, uint64_t qual = 0, uint32_t intr_info = 0) {
+    guest(i).op = op;
+    const hw::ExitInfo e{reason, qual, intr_info, &guest(i).op, cpu0.now()};
+    return vcpu(i).handle_exit(cpu0, e);
+  }
+
+  hw::CostTable costs;  // referenced by Kvm and the CPUs: declared first
+  FakeVmxCpu cpu0, cpu1;
+  std::unique_ptr<kvm::Kvm> kvm;
+  std::array<FakeGuest, 2> guests;
+  std::array<FakeHostOps, 2> hosts;
+};
+
+GuestOp wrmsr(uint32_t msr, uint64_t value) {
+  GuestOp op;
+  op.kind = OpKind::Wrmsr;
+  op.a32 = msr;
+  op.a = value;
+  return op;
+}
+
+GuestOp op_with_a(OpKind kind, uint64_t a) {
+  GuestOp op;
+  op.kind = kind;
+  op.a = a;
+  return op;
+}
+
+uint64_t physical_fixed_icr(uint8_t vector, uint32_t dest) {
+  hw::Icr icr;
+  icr.vector = vector;
+  icr.level_assert = true;
+  icr.dest = dest;
+  return icr.encode_x2apic();
+}
+
+// ---------------------------------------------------------------------------------------
+// Full exit path and entry
+
+TEST(KvmRunLoop, FakeCostsAreDistinct) {
+  const hw::CostTable t = distinct_costs();
+  std::set<double> seen;
+  for (const hw::CostKey& k : hw::cost_keys()) EXPECT_TRUE(seen.insert(t.*(k.member)).second) << k.key;
+}
+
+TEST(KvmRunLoop, CpuidExitTakesTheFullPathAndSkipsTheInstruction) {
+  Rig r;
+  const hw::CostTable& c = r.costs;
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_CPUID, op_with_a(OpKind::Cpuid, 0)), ExitResult::Reenter);
+  EXPECT_EQ(r.cpu0.skips, 1);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_cpuid + c.kvm_skip_instruction);
+  EXPECT_EQ(r.guest(0).regs.result, 0xDu);  // leaf 0: max basic leaf
+  const kvm::VcpuStats& st = r.vcpu(0).stat;
+  EXPECT_EQ(st.exits, 1u);
+  EXPECT_EQ(st.exits_by_reason[hw::EXIT_REASON_CPUID], 1u);
+  EXPECT_EQ(st.fastpath_exits, 0u);
+  EXPECT_EQ(r.vcpu(0).mode, VcpuMode::OUTSIDE_GUEST_MODE);
+  EXPECT_EQ(r.cpu0.vmenters, 0);
+}
+
+TEST(KvmRunLoop, EnterGuestChargesTheEntryPathAndEntersOnce) {
+  Rig r;
+  r.exit(0, hw::EXIT_REASON_CPUID, op_with_a(OpKind::Cpuid, 0));
+  const sim::Picos exit_start = r.cpu0.time_ps - static_cast<sim::Picos>(r.cpu0.charged * 1000);
+  r.cpu0.reset_charges();
+  r.vcpu(0).enter_guest(r.cpu0);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, r.costs.kvm_enter_path);  // no mitigation enabled
+  EXPECT_EQ(r.cpu0.vmenters, 1);
+  EXPECT_EQ(r.cpu0.last_vmcs, &r.vcpu(0).vmcs);
+  EXPECT_EQ(r.vcpu(0).mode, VcpuMode::IN_GUEST_MODE);
+  // kvm_exit -> kvm_entry time of the exit, as perf kvm stat reports it.
+  const sim::Summary& s = r.vcpu(0).stat.exit_time_ns[hw::EXIT_REASON_CPUID];
+  EXPECT_EQ(s.count, 1u);
+  EXPECT_DOUBLE_EQ(s.sum, sim::to_ns(r.cpu0.time_at_vmenter - exit_start));
+}
+
+TEST(KvmRunLoop, MdsClearIsChargedOnEntryOnlyWhenEnabled) {
+  kvm::KvmParams p;
+  p.mitigations = {"mds_clear"};
+  Rig r(p);
+  r.exit(0, hw::EXIT_REASON_CPUID, op_with_a(OpKind::Cpuid, 0));
+  r.cpu0.reset_charges();
+  r.vcpu(0).enter_guest(r.cpu0);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, r.costs.kvm_enter_path + r.costs.mitigation_mds_clear);
+  EXPECT_EQ(r.cpu0.vmenters, 1);
+}
+
+TEST(KvmRunLoop, L1dFlushIsConditional) {
+  // vmentry_l1d_flush=cond: flush on the first entry (and after exits that may have touched
+  // sensitive data, e.g. a trip to user space), not after a plain CPUID exit.
+  kvm::KvmParams p;
+  p.mitigations = {"l1d_flush"};
+  Rig r(p);
+  r.vcpu(0).enter_guest(r.cpu0);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, r.costs.kvm_enter_path + r.costs.mitigation_l1d_flush);
+  r.exit(0, hw::EXIT_REASON_CPUID, op_with_a(OpKind::Cpuid, 0));
+  r.cpu0.reset_charges();
+  r.vcpu(0).enter_guest(r.cpu0);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, r.costs.kvm_enter_path);
+}
+
+// ---------------------------------------------------------------------------------------
+// IPIs: the fastpath and posted interrupts
+
+TEST(KvmRunLoop, IcrFastpathPostsToARunningVcpuWithANotificationIpi) {
+  Rig r;
+  const hw::CostTable& c = r.costs;
+  r.vcpu(1).mode = VcpuMode::IN_GUEST_MODE;
+  r.vcpu(1).cpu = 1;  // running on another CPU than the sender's (cpu0)
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x40, 1))),
+            ExitResult::Reenter);
+  const kvm::VcpuStats& st = r.vcpu(0).stat;
+  EXPECT_EQ(st.fastpath_exits, 1u);
+  EXPECT_EQ(st.exits_by_reason[hw::EXIT_REASON_MSR_WRITE], 1u);
+  // No kvm.handle_exit: the whole exit is handled with IRQs off.
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_x2apic_msr + c.kvm_handle_icr +
+                                       c.kvm_deliver_interrupt + c.kvm_skip_instruction);
+  EXPECT_EQ(r.cpu0.skips, 1);
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x40));
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_on());
+  EXPECT_EQ(r.vcpu(1).stat.posted_interrupts, 1u);
+  EXPECT_EQ(r.host(1).ipi_vectors, std::vector<uint8_t>{hw::POSTED_INTR_VECTOR});
+  EXPECT_EQ(r.host(1).wake_ups, 0);
+  EXPECT_FALSE(r.vcpu(1).lapic.regs.test_irr(0x40));  // the CPU moves it, not KVM
+  EXPECT_EQ(r.kvm->ipis_sent, 1u);
+  EXPECT_TRUE(r.host(0).ipi_vectors.empty());
+}
+
+TEST(KvmRunLoop, IcrFastpathToAVcpuOutsideGuestModeWakesItInstead) {
+  Rig r;
+  r.vcpu(1).mode = VcpuMode::OUTSIDE_GUEST_MODE;
+  r.vcpu(1).cpu = 1;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x40, 1)));
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 1u);
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x40));
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_on());
+  EXPECT_EQ(r.host(1).wake_ups, 1);
+  EXPECT_TRUE(r.host(1).ipi_vectors.empty());
+  // Merged into the vIRR at the target's next entry.
+  r.vcpu(1).enter_guest(r.cpu1);
+  EXPECT_TRUE(r.vcpu(1).lapic.regs.test_irr(0x40));
+  EXPECT_FALSE(r.vcpu(1).pi_desc.pi_test_on());
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_is_pir_empty());
+  EXPECT_EQ(r.vcpu(1).vmcs.read(VmcsField::GUEST_INTR_STATUS) & 0xFF, 0x40u);  // RVI
+}
+
+TEST(KvmRunLoop, SecondPostWhileOnIsSetSendsNothing) {
+  Rig r;
+  r.vcpu(1).mode = VcpuMode::IN_GUEST_MODE;
+  r.vcpu(1).cpu = 1;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x40, 1)));
+  ASSERT_EQ(r.host(1).ipi_vectors.size(), 1u);
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x41, 1)));
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x41));
+  EXPECT_EQ(r.host(1).ipi_vectors.size(), 1u);  // the outstanding notification covers it
+  EXPECT_EQ(r.host(1).wake_ups, 0);
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x40, 1)));  // coalesced
+  EXPECT_EQ(r.host(1).ipi_vectors.size(), 1u);
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 3u);
+  EXPECT_EQ(r.vcpu(1).stat.posted_interrupts, 3u);
+}
+
+TEST(KvmRunLoop, ShorthandIcrTakesTheFullPath) {
+  Rig r;
+  hw::Icr icr;
+  icr.vector = 0x40;
+  icr.level_assert = true;
+  icr.shorthand = hw::Shorthand::Self;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, icr.encode_x2apic()));
+  const hw::CostTable& c = r.costs;
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 0u);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_x2apic_msr + c.kvm_handle_icr +
+                                       c.kvm_deliver_interrupt + c.kvm_skip_instruction);
+  EXPECT_TRUE(r.vcpu(0).pi_desc.pi_test_pir(0x40));   // to self
+  EXPECT_FALSE(r.vcpu(1).pi_desc.pi_test_pir(0x40));
+}
+
+TEST(KvmRunLoop, LogicalIcrTakesTheFullPath) {
+  Rig r;
+  hw::Icr icr;
+  icr.vector = 0x41;
+  icr.level_assert = true;
+  icr.logical = true;
+  icr.dest = hw::x2apic_ldr(1);  // cluster 0, member bit 1: vCPU 1
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, icr.encode_x2apic()));
+  const hw::CostTable& c = r.costs;
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 0u);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_x2apic_msr + c.kvm_handle_icr +
+                                       c.kvm_deliver_interrupt + c.kvm_skip_instruction);
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x41));
+  EXPECT_FALSE(r.vcpu(0).pi_desc.pi_test_pir(0x41));
+}
+
+TEST(KvmRunLoop, BroadcastIcrTakesTheFullPathAndReachesEveryone) {
+  Rig r;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x42, 0xFFFFFFFFu)));
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 0u);
+  EXPECT_TRUE(r.vcpu(0).pi_desc.pi_test_pir(0x42));
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x42));
+}
+
+TEST(KvmRunLoop, WithFastpathOffAPhysicalIcrTakesTheFullPath) {
+  kvm::KvmParams p;
+  p.fastpath = false;
+  Rig r(p);
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x40, 1)));
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 0u);
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_x2apic_msr + c.kvm_handle_icr +
+                                       c.kvm_deliver_interrupt + c.kvm_skip_instruction);
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x40));
+}
+
+// ---------------------------------------------------------------------------------------
+// The LAPIC timer in TSC-deadline mode
+
+void set_tsc_deadline_mode(Rig& r, int i = 0) {
+  r.vcpu(i).lapic.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_LVTT, kLvttTscDeadline);
+  ASSERT_EQ(r.vcpu(i).lapic.regs.lvtt(), kLvttTscDeadline);
+  r.cpu0.reset_charges();
+}
+
+TEST(KvmRunLoop, TscDeadlineWriteArmsTheHvTimerAndEntryProgramsThePreemptionTimer) {
+  Rig r;
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;  // 100 us ahead
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  kvm::Vcpu& v = r.vcpu(0);
+  EXPECT_EQ(v.stat.fastpath_exits, 1u);
+  EXPECT_TRUE(v.lapic.hv_timer_in_use());
+  EXPECT_EQ(v.lapic.tscdeadline(), deadline);
+  EXPECT_EQ(v.stat.hv_timer_armed, 1u);
+  EXPECT_TRUE(r.host(0).timer_starts.empty());
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_tsc_deadline + c.kvm_hv_timer_arm + c.kvm_skip_instruction);
+
+  const uint64_t tsc_before = r.cpu0.host_tsc();
+  v.enter_guest(r.cpu0);
+  EXPECT_TRUE(v.vmcs.pin() & hw::PIN_BASED_VMX_PREEMPTION_TIMER);
+  // The value is computed after the entry path is charged: (deadline - advance - now) >> rate,
+  // the advance being 1000 ns = 1000 TSC cycles at 1 GHz.
+  const uint64_t now_tsc = tsc_before + static_cast<uint64_t>(c.kvm_enter_path);
+  const uint64_t expected = (deadline - 1000 - now_tsc) >> 5;
+  EXPECT_EQ(v.vmcs.read(VmcsField::VMX_PREEMPTION_TIMER_VALUE), expected);
+  EXPECT_EQ(r.cpu0.vmenters, 1);
+}
+
+TEST(KvmRunLoop, PreemptionTimerExitInjectsTheTimerVectorAndEntryWaitsForTheDeadline) {
+  Rig r;
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  kvm::Vcpu& v = r.vcpu(0);
+  v.enter_guest(r.cpu0);
+  // The preemption timer fires at deadline - advance.
+  r.cpu0.time_ps = (deadline - 1000) * 1000;
+  r.cpu0.reset_charges();
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_PREEMPTION_TIMER), ExitResult::Reenter);
+  const hw::CostTable& c = r.costs;
+  EXPECT_EQ(v.stat.fastpath_exits, 2u);
+  EXPECT_EQ(v.stat.timer_fired, 1u);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_preemption_timer + c.kvm_apic_timer_expired +
+                                       c.kvm_deliver_interrupt);
+  EXPECT_EQ(r.cpu0.skips, 1);  // only the MSR write's
+  EXPECT_FALSE(v.lapic.hv_timer_in_use());
+  EXPECT_EQ(v.lapic.tscdeadline(), 0u);  // reads 0 once fired
+  EXPECT_TRUE(v.pi_desc.pi_test_pir(kTimerVector));
+  EXPECT_TRUE(v.pi_desc.pi_test_on());
+
+  r.cpu0.reset_charges();
+  v.enter_guest(r.cpu0);
+  EXPECT_TRUE(v.lapic.regs.test_irr(kTimerVector));
+  EXPECT_TRUE(v.pi_desc.pi_is_pir_empty());
+  EXPECT_EQ(v.vmcs.read(VmcsField::GUEST_INTR_STATUS) & 0xFF, kTimerVector);
+  EXPECT_FALSE(v.vmcs.pin() & hw::PIN_BASED_VMX_PREEMPTION_TIMER);  // nothing armed now
+  // wait_lapic_expire: the interrupt was injected early, so KVM busy-waits to the deadline.
+  EXPECT_GT(r.cpu0.charged_ps, 0u);
+  EXPECT_GE(r.cpu0.time_at_vmenter, deadline * 1000);
+  // ... and the adaptive advance moves toward the observed earliness (1/8 step).
+  EXPECT_LT(v.lapic.timer_advance_ns(), 1000);
+  EXPECT_GE(v.lapic.timer_advance_ns(), 1000 - 1000 / 8);
+}
+
+TEST(KvmRunLoop, SwTimerStartsAnHrtimerAtDeadlineMinusAdvance) {
+  kvm::KvmParams p;
+  p.hv_timer = false;
+  Rig r(p);
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  kvm::Vcpu& v = r.vcpu(0);
+  EXPECT_EQ(v.stat.fastpath_exits, 1u);
+  EXPECT_FALSE(v.lapic.hv_timer_in_use());
+  EXPECT_EQ(v.stat.sw_timer_armed, 1u);
+  EXPECT_EQ(v.stat.hv_timer_armed, 0u);
+  ASSERT_EQ(r.host(0).timer_starts.size(), 1u);
+  EXPECT_EQ(r.host(0).timer_starts[0].expires, deadline * 1000 - 1'000'000);  // 1000 ns early
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_tsc_deadline + c.kvm_hrtimer_start + c.kvm_skip_instruction);
+  v.enter_guest(r.cpu0);
+  EXPECT_FALSE(v.vmcs.pin() & hw::PIN_BASED_VMX_PREEMPTION_TIMER);
+}
+
+TEST(KvmRunLoop, SwTimerRewriteCancelsTheHrtimer) {
+  kvm::KvmParams p;
+  p.hv_timer = false;
+  Rig r(p);
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline + 5000));
+  EXPECT_EQ(r.host(0).timer_cancels, 1);
+  ASSERT_EQ(r.host(0).timer_starts.size(), 2u);
+  EXPECT_EQ(r.host(0).timer_starts[1].expires, (deadline + 5000) * 1000 - 1'000'000);
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, 0));  // disarm
+  EXPECT_EQ(r.host(0).timer_cancels, 2);
+  EXPECT_EQ(r.host(0).timer_starts.size(), 2u);
+  EXPECT_EQ(r.vcpu(0).lapic.tscdeadline(), 0u);
+}
+
+TEST(KvmRunLoop, SwTimerCallbackWakesAVcpuOutsideGuestMode) {
+  kvm::KvmParams p;
+  p.hv_timer = false;
+  Rig r(p);
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  kvm::Vcpu& v = r.vcpu(0);
+  ASSERT_EQ(v.mode, VcpuMode::OUTSIDE_GUEST_MODE);
+  r.cpu0.time_ps = r.host(0).timer_starts.at(0).expires;
+  v.lapic.timer_fn(r.cpu0);
+  EXPECT_TRUE(v.lapic.timer_pending());
+  EXPECT_TRUE(v.has_wake_event());
+  EXPECT_EQ(r.host(0).wake_ups, 1);
+  EXPECT_TRUE(r.host(0).ipi_vectors.empty());
+  // Nothing is posted yet: the pending timer is injected on the way into the guest.
+  EXPECT_FALSE(v.pi_desc.pi_test_pir(kTimerVector));
+  v.enter_guest(r.cpu0);
+  EXPECT_FALSE(v.lapic.timer_pending());
+  EXPECT_TRUE(v.lapic.regs.test_irr(kTimerVector));
+  EXPECT_GE(r.cpu0.time_at_vmenter, deadline * 1000);  // busy-waited to the deadline
+}
+
+TEST(KvmRunLoop, SwTimerCallbackKicksAVcpuInGuestModeWithAnIpi) {
+  kvm::KvmParams p;
+  p.hv_timer = false;
+  Rig r(p);
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  kvm::Vcpu& v = r.vcpu(0);
+  v.enter_guest(r.cpu0);
+  ASSERT_EQ(v.mode, VcpuMode::IN_GUEST_MODE);
+  v.cpu = 0;
+  r.cpu1.time_ps = r.host(0).timer_starts.at(0).expires;
+  v.lapic.timer_fn(r.cpu1);  // the callback runs on another CPU than the vCPU's
+  EXPECT_TRUE(v.lapic.timer_pending());
+  EXPECT_EQ(r.host(0).ipi_vectors, std::vector<uint8_t>{hw::RESCHEDULE_VECTOR});
+  EXPECT_EQ(r.host(0).wake_ups, 0);
+  EXPECT_EQ(v.mode, VcpuMode::EXITING_GUEST_MODE);
+  EXPECT_DOUBLE_EQ(r.cpu1.charged, r.costs.kvm_apic_timer_expired + r.costs.kvm_vcpu_kick);
+}
+
+TEST(KvmRunLoop, DeadlineInThePastExpiresImmediately) {
+  for (bool hv : {true, false}) {
+    SCOPED_TRACE(hv ? "hv timer" : "sw timer");
+    kvm::KvmParams p;
+    p.hv_timer = hv;
+    Rig r(p);
+    set_tsc_deadline_mode(r);
+    const uint64_t now = r.cpu0.host_tsc();  // tscdeadline_immed: wrmsr(TSC_DEADLINE, rdtsc())
+    r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, now));
+    kvm::Vcpu& v = r.vcpu(0);
+    EXPECT_TRUE(v.pi_desc.pi_test_pir(kTimerVector));
+    EXPECT_FALSE(v.lapic.hv_timer_in_use());
+    EXPECT_TRUE(r.host(0).timer_starts.empty());
+    EXPECT_EQ(v.stat.hv_timer_armed, 0u);
+    EXPECT_EQ(v.stat.sw_timer_armed, 0u);
+    EXPECT_EQ(v.stat.timer_fired, 1u);
+    EXPECT_EQ(v.lapic.tscdeadline(), 0u);
+    v.enter_guest(r.cpu0);
+    EXPECT_TRUE(v.lapic.regs.test_irr(kTimerVector));
+    EXPECT_FALSE(v.vmcs.pin() & hw::PIN_BASED_VMX_PREEMPTION_TIMER);
+    EXPECT_EQ(r.cpu0.charged_ps, 0u);  // already late: no busy wait
+  }
+}
+
+TEST(KvmRunLoop, HvDeadlineWithinTheAdvanceExpiresAtOnceAndEntryWaits) {
+  Rig r;
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 900;  // inside the 1000-cycle advance
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  kvm::Vcpu& v = r.vcpu(0);
+  EXPECT_FALSE(v.lapic.hv_timer_in_use());
+  EXPECT_TRUE(v.pi_desc.pi_test_pir(kTimerVector));
+  v.enter_guest(r.cpu0);
+  EXPECT_GE(r.cpu0.time_at_vmenter, deadline * 1000);
+  EXPECT_GT(r.cpu0.charged_ps, 0u);
+}
+
+TEST(KvmRunLoop, TscDeadlineIgnoredUnlessLvttIsInTscDeadlineMode) {
+  Rig r;  // LVTT masked, one-shot mode after reset
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  EXPECT_EQ(r.vcpu(0).lapic.tscdeadline(), 0u);
+  EXPECT_FALSE(r.vcpu(0).lapic.hv_timer_in_use());
+  EXPECT_EQ(r.vcpu(0).stat.hv_timer_armed, 0u);
+}
+
+TEST(KvmRunLoop, TscDeadlineMsrReadsBackTheDeadline) {
+  Rig r;
+  set_tsc_deadline_mode(r);
+  const uint64_t deadline = r.cpu0.host_tsc() + 100000;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline));
+  GuestOp rd;
+  rd.kind = OpKind::Rdmsr;
+  rd.a32 = hw::MSR_IA32_TSC_DEADLINE;
+  r.exit(0, hw::EXIT_REASON_MSR_READ, rd);
+  EXPECT_EQ(r.guest(0).regs.result, deadline);
+}
+
+// ---------------------------------------------------------------------------------------
+// HLT, PAUSE, I/O, VMCALL, external interrupts
+
+TEST(KvmRunLoop, HltHaltsUntilAnInterruptIsDelivered) {
+  Rig r;
+  kvm::Vcpu& v = r.vcpu(0);
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_HLT, GuestOp{OpKind::Hlt}), ExitResult::Halt);
+  EXPECT_EQ(v.mp_state, kvm::MpState::HALTED);
+  EXPECT_EQ(v.stat.halt_exits, 1u);
+  EXPECT_EQ(r.cpu0.skips, 1);
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_hlt + c.kvm_skip_instruction);
+  EXPECT_FALSE(v.has_wake_event());
+  v.deliver_interrupt(r.cpu1, 0x40);
+  EXPECT_TRUE(v.has_wake_event());
+  EXPECT_EQ(r.host(0).wake_ups, 1);  // outside guest mode: a wake-up, not an IPI
+  EXPECT_TRUE(r.host(0).ipi_vectors.empty());
+}
+
+TEST(KvmRunLoop, HltWithoutApicvWakesOnAnIrrVector) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  kvm::Vcpu& v = r.vcpu(0);
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_HLT, GuestOp{OpKind::Hlt}), ExitResult::Halt);
+  EXPECT_FALSE(v.has_wake_event());
+  v.deliver_interrupt(r.cpu1, 0x40);
+  EXPECT_TRUE(v.has_wake_event());
+}
+
+TEST(KvmRunLoop, PauseExitGrowsThePleWindowAndEntryWritesIt) {
+  Rig r;
+  kvm::Vcpu& v = r.vcpu(0);
+  ASSERT_EQ(v.ple_window, 4096u);
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_PAUSE_INSTRUCTION, GuestOp{OpKind::Pause}), ExitResult::Reenter);
+  EXPECT_EQ(v.ple_window, 8192u);
+  EXPECT_TRUE(v.ple_window_dirty);
+  EXPECT_EQ(v.stat.ple_window_updates, 1u);
+  EXPECT_EQ(v.vmcs.read(VmcsField::PLE_WINDOW), 4096u);  // not yet
+  r.cpu0.reset_charges();
+  v.enter_guest(r.cpu0);
+  EXPECT_EQ(v.vmcs.read(VmcsField::PLE_WINDOW), 8192u);
+  EXPECT_FALSE(v.ple_window_dirty);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, r.costs.kvm_enter_path + r.costs.vmx_vmwrite);
+  r.exit(0, hw::EXIT_REASON_PAUSE_INSTRUCTION, GuestOp{OpKind::Pause});
+  EXPECT_EQ(v.ple_window, 16384u);
+}
+
+TEST(KvmRunLoop, PauseExitAtMaxWindowWritesNothing) {
+  kvm::KvmParams p;
+  p.ple_window_max = 8192;
+  Rig r(p);
+  kvm::Vcpu& v = r.vcpu(0);
+  r.exit(0, hw::EXIT_REASON_PAUSE_INSTRUCTION, GuestOp{OpKind::Pause});
+  v.enter_guest(r.cpu0);
+  r.exit(0, hw::EXIT_REASON_PAUSE_INSTRUCTION, GuestOp{OpKind::Pause});
+  EXPECT_EQ(v.ple_window, 8192u);
+  EXPECT_FALSE(v.ple_window_dirty);
+  EXPECT_EQ(v.stat.ple_window_updates, 1u);
+}
+
+GuestOp in_op(uint32_t port, uint64_t size) {
+  GuestOp op;
+  op.kind = OpKind::In;
+  op.a32 = port;
+  op.b = size;
+  return op;
+}
+uint64_t io_qual(uint32_t port, uint64_t size, bool in) {
+  return ((size - 1) & 7) | (in ? hw::IO_QUAL_IN : 0) | (static_cast<uint64_t>(port) << 16);
+}
+
+TEST(KvmRunLoop, IoToAKernelPortStaysInTheKernel) {
+  Rig r;
+  r.exit(0, hw::EXIT_REASON_IO_INSTRUCTION, in_op(0x4d0, 1), io_qual(0x4d0, 1, true));
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_io_kernel + c.kvm_skip_instruction);
+  EXPECT_EQ(r.vcpu(0).stat.userspace_exits, 0u);
+  EXPECT_EQ(r.guest(0).regs.result, 0xFFu);  // 1-byte IN from an idle port
+}
+
+TEST(KvmRunLoop, IoToAnotherPortExitsToUserspace) {
+  Rig r;
+  r.exit(0, hw::EXIT_REASON_IO_INSTRUCTION, in_op(0x1234, 4), io_qual(0x1234, 4, true));
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_userspace_exit + c.kvm_skip_instruction);
+  EXPECT_EQ(r.vcpu(0).stat.userspace_exits, 1u);
+  EXPECT_EQ(r.guest(0).regs.result, 0xFFFFFFFFu);
+}
+
+TEST(KvmRunLoop, VmcallUnimplementedHypercallsReturnEnosys) {
+  Rig r;
+  const uint64_t enosys = static_cast<uint64_t>(-kvm::KVM_ENOSYS);
+  int n = 0;
+  for (uint64_t nr : {kvm::KVM_HC_KICK_CPU, kvm::KVM_HC_SEND_IPI, kvm::KVM_HC_SCHED_YIELD, uint64_t{12345}}) {
+    r.guest(0).regs.result = 0;
+    EXPECT_EQ(r.exit(0, hw::EXIT_REASON_VMCALL, op_with_a(OpKind::Vmcall, nr)), ExitResult::Reenter);
+    EXPECT_EQ(r.guest(0).regs.result, enosys) << "hypercall " << nr;
+    EXPECT_EQ(r.cpu0.skips, ++n);
+  }
+  EXPECT_EQ(enosys, 0xFFFFFFFFFFFFFC18ull);  // -1000
+  EXPECT_EQ(r.vcpu(0).stat.hypercalls, 4u);
+}
+
+TEST(KvmRunLoop, VmcallVapicPollIrqReturnsZero) {
+  Rig r;
+  r.guest(0).regs.result = 77;
+  r.exit(0, hw::EXIT_REASON_VMCALL, op_with_a(OpKind::Vmcall, kvm::KVM_HC_VAPIC_POLL_IRQ));
+  EXPECT_EQ(r.guest(0).regs.result, 0u);
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_exit + c.kvm_handle_hypercall + c.kvm_skip_instruction);
+}
+
+TEST(KvmRunLoop, ExternalInterruptRunsTheHostHandler) {
+  Rig r;
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_EXTERNAL_INTERRUPT, {}, 0,
+                   hw::INTR_INFO_VALID_MASK | hw::INTR_TYPE_EXT_INTR | hw::LOCAL_TIMER_VECTOR),
+            ExitResult::Reenter);
+  EXPECT_EQ(r.host(0).host_irqs, std::vector<uint8_t>{hw::LOCAL_TIMER_VECTOR});
+  EXPECT_EQ(r.cpu0.skips, 0);  // not an instruction
+}
+
+// ---------------------------------------------------------------------------------------
+// Without APICv: IRR + KVM_REQ_EVENT, injection through VM-entry
+
+TEST(KvmRunLoop, NoApicvDeliverSetsIrrAndRequestsAnEvent) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  kvm::Vcpu& v = r.vcpu(0);
+  ASSERT_FALSE(v.apicv_active());
+  v.deliver_interrupt(r.cpu1, 0x40);
+  EXPECT_TRUE(v.lapic.regs.test_irr(0x40));
+  EXPECT_TRUE(v.requests & kvm::KVM_REQ_EVENT);
+  EXPECT_TRUE(v.pi_desc.pi_is_pir_empty());
+  EXPECT_FALSE(v.pi_desc.pi_test_on());
+  EXPECT_EQ(r.host(0).wake_ups, 1);
+}
+
+TEST(KvmRunLoop, NoApicvEntryInjectsWhenIfIsSet) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  kvm::Vcpu& v = r.vcpu(0);
+  v.deliver_interrupt(r.cpu1, 0x40);
+  r.guest(0).regs.rflags_if = true;
+  r.cpu0.reset_charges();
+  v.enter_guest(r.cpu0);
+  EXPECT_EQ(v.vmcs.read(VmcsField::VM_ENTRY_INTR_INFO_FIELD), hw::INTR_INFO_VALID_MASK | 0x40u);
+  EXPECT_TRUE(v.lapic.regs.test_isr(0x40));
+  EXPECT_FALSE(v.lapic.regs.test_irr(0x40));
+  EXPECT_FALSE(v.requests & kvm::KVM_REQ_EVENT);
+  EXPECT_FALSE(v.vmcs.primary() & hw::CPU_BASED_INTR_WINDOW_EXITING);
+  EXPECT_EQ(v.stat.irq_injections, 1u);
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, r.costs.kvm_enter_path + r.costs.kvm_inject_irq);
+  EXPECT_EQ(r.cpu0.vmenters, 1);
+}
+
+TEST(KvmRunLoop, NoApicvEntryAsksForAnInterruptWindowWhenIfIsClear) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  kvm::Vcpu& v = r.vcpu(0);
+  v.deliver_interrupt(r.cpu1, 0x40);
+  r.guest(0).regs.rflags_if = false;
+  v.enter_guest(r.cpu0);
+  EXPECT_TRUE(v.vmcs.primary() & hw::CPU_BASED_INTR_WINDOW_EXITING);
+  EXPECT_EQ(v.vmcs.read(VmcsField::VM_ENTRY_INTR_INFO_FIELD) & hw::INTR_INFO_VALID_MASK, 0u);
+  EXPECT_TRUE(v.lapic.regs.test_irr(0x40));
+  EXPECT_FALSE(v.lapic.regs.test_isr(0x40));
+  EXPECT_EQ(v.stat.irq_injections, 0u);
+  // The guest sets IF: interrupt-window exit, then the next entry injects.
+  r.guest(0).regs.rflags_if = true;
+  EXPECT_EQ(r.exit(0, hw::EXIT_REASON_INTERRUPT_WINDOW), ExitResult::Reenter);
+  EXPECT_FALSE(v.vmcs.primary() & hw::CPU_BASED_INTR_WINDOW_EXITING);
+  v.enter_guest(r.cpu0);
+  EXPECT_EQ(v.vmcs.read(VmcsField::VM_ENTRY_INTR_INFO_FIELD), hw::INTR_INFO_VALID_MASK | 0x40u);
+  EXPECT_TRUE(v.lapic.regs.test_isr(0x40));
+}
+
+TEST(KvmRunLoop, NoApicvStiShadowBlocksInjection) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  kvm::Vcpu& v = r.vcpu(0);
+  v.deliver_interrupt(r.cpu1, 0x40);
+  r.guest(0).regs.rflags_if = true;
+  r.guest(0).regs.sti_shadow = true;
+  v.enter_guest(r.cpu0);
+  EXPECT_TRUE(v.vmcs.primary() & hw::CPU_BASED_INTR_WINDOW_EXITING);
+  EXPECT_TRUE(v.lapic.regs.test_irr(0x40));
+}
+
+TEST(KvmRunLoop, NoApicvDeliveryToARunningVcpuKicksIt) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  r.vcpu(1).mode = VcpuMode::IN_GUEST_MODE;
+  r.vcpu(1).cpu = 1;
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_ICR, physical_fixed_icr(0x40, 1)));
+  EXPECT_EQ(r.vcpu(0).stat.fastpath_exits, 1u);  // the ICR fastpath does not need APICv
+  EXPECT_TRUE(r.vcpu(1).lapic.regs.test_irr(0x40));
+  EXPECT_EQ(r.host(1).ipi_vectors, std::vector<uint8_t>{hw::RESCHEDULE_VECTOR});
+  EXPECT_EQ(r.vcpu(1).mode, VcpuMode::EXITING_GUEST_MODE);
+  const hw::CostTable& c = r.costs;
+  EXPECT_DOUBLE_EQ(r.cpu0.charged, c.kvm_exit_path + c.kvm_handle_x2apic_msr + c.kvm_handle_icr +
+                                       c.kvm_deliver_interrupt + c.kvm_vcpu_kick + c.kvm_skip_instruction);
+}
+
+TEST(KvmRunLoop, NoApicvEoiExitsAndClearsIsr) {
+  hw::VmxCapabilities caps = fake_caps();
+  caps.apicv = false;
+  Rig r({}, caps);
+  kvm::Vcpu& v = r.vcpu(0);
+  v.deliver_interrupt(r.cpu1, 0x40);
+  r.guest(0).regs.rflags_if = true;
+  v.enter_guest(r.cpu0);
+  ASSERT_TRUE(v.lapic.regs.test_isr(0x40));
+  r.exit(0, hw::EXIT_REASON_MSR_WRITE, wrmsr(hw::MSR_X2APIC_EOI, 0));
+  EXPECT_FALSE(v.lapic.regs.test_isr(0x40));
+  EXPECT_TRUE(v.requests & kvm::KVM_REQ_EVENT);
+}
+
+}  // namespace
