@@ -26,7 +26,7 @@ void GuestCpu::start(Task<> program) {
 void GuestCpu::start_idle() {
   threads_.clear();
   main_done_ = true;
-  push_thread(idle_loop(*this), false, true);
+  push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
 }
 
 // Pops threads that returned: IRET for handlers (restoring IF), the idle loop for main.
@@ -39,7 +39,7 @@ void GuestCpu::retire_finished() {
       regs.rflags_if = saved_if;
     } else {
       main_done_ = true;
-      push_thread(idle_loop(*this), false, true);
+      push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
       return;
     }
   }
@@ -90,6 +90,11 @@ Task<> GuestCpu::apic_icr_write(hw::Icr icr) {
 Task<> GuestCpu::safe_halt() {
   co_await sti();
   co_await hlt();
+}
+
+Task<> GuestCpu::poll_idle_loop(GuestCpu& g) {
+  co_await g.sti();
+  for (;;) co_await g.pause(1ull << 40);  // cpu_relax() until need_resched, in effect forever
 }
 
 Task<> GuestCpu::idle_loop(GuestCpu& g) {

@@ -36,6 +36,10 @@ class GuestCpu : public hw::GuestSoftware {
   // The main program; when it returns the vCPU idles (sti; hlt forever).
   void start(Task<> program);
   void start_idle();
+  // The guest kernel's idle: `halt` (default_idle: sti; hlt) or `poll` (idle=poll: spin
+  // with PAUSE and interrupts enabled).
+  enum class Idle { Halt, Poll };
+  void set_idle(Idle idle) { idle_ = idle; }
   bool started() const { return !threads_.empty(); }
   void set_isr(uint8_t vector, IsrFactory isr) { idt_[vector] = std::move(isr); }
   bool program_done() const { return main_done_; }
@@ -108,12 +112,14 @@ class GuestCpu : public hw::GuestSoftware {
   void push_thread(Task<> t, bool handler, bool saved_if);
   void retire_finished();
   static Task<> idle_loop(GuestCpu& g);
+  static Task<> poll_idle_loop(GuestCpu& g);
 
   int index_;
   const hw::CostTable& costs_;
   std::vector<Thread> threads_;
   std::vector<IsrFactory> idt_;
   bool main_done_ = false;
+  Idle idle_ = Idle::Halt;
   uint64_t interrupts_ = 0;
 };
 

@@ -200,10 +200,35 @@ void Core::send_ipi(const Icr& icr) {
 // ---------------------------------------------------------------------------------------
 // VMX transitions.
 
+// The subset of the SDM's VM-entry checks on VMX controls (26.2.1.1) that the model's
+// fields cover. A failure is counted (invariant.vmentry_check_failures); the model enters
+// anyway so the run shows what followed.
+int Core::vmentry_check_failures(const Vmcs& v) const {
+  int fails = 0;
+  const uint32_t pin = v.pin(), primary = v.primary(), secondary = v.secondary();
+  const bool vid = secondary & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY;
+  if ((pin & PIN_BASED_POSTED_INTR) && (!vid || !v.pi_desc || v.read(VmcsField::POSTED_INTR_NV) > 0xFF)) ++fails;
+  if (vid && !(pin & PIN_BASED_EXT_INTR_MASK)) ++fails;
+  if ((secondary & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE) && (secondary & SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES)) ++fails;
+  if (!(primary & CPU_BASED_TPR_SHADOW) &&
+      (secondary & (SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE | SECONDARY_EXEC_APIC_REGISTER_VIRT | SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY)))
+    ++fails;
+  if ((primary & CPU_BASED_TPR_SHADOW) && !v.virtual_apic) ++fails;
+  if ((primary & CPU_BASED_USE_MSR_BITMAPS) && !v.msr_bitmap) ++fails;
+  if ((pin & PIN_BASED_VIRTUAL_NMIS) && !(pin & PIN_BASED_NMI_EXITING)) ++fails;
+  if ((pin & PIN_BASED_VMX_PREEMPTION_TIMER) && !platform_.vmx.preemption_timer) ++fails;
+  if ((pin & PIN_BASED_POSTED_INTR) && !platform_.vmx.posted_interrupts) ++fails;
+  if (vid && !platform_.vmx.apicv) ++fails;
+  return fails;
+}
+
 void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   vmcs_ = &vmcs;
   guest_ = &guest;
   vmcs.launched = true;
+  entry_check_failures_ += static_cast<uint64_t>(vmentry_check_failures(vmcs));
+  if (local_ < last_entry_) ++time_regressions_;  // time monotonicity per core
+  last_entry_ = local_;
   charge(costs_.vmx_vmentry);
   if (skip_pending_) {
     skip_pending_ = false;
@@ -296,6 +321,7 @@ void Core::process_posted_interrupts() {
   charge(costs_.vmx_posted_intr_process);
   ++pi_notifications_;
   pi->pi_clear_on();
+  coalesced_ += static_cast<uint64_t>(pi_pir_irr_overlap(*pi, *vmcs_->virtual_apic));
   const int highest = pi->pi_harvest_pir(*vmcs_->virtual_apic);
   if (highest >= 0) {
     uint64_t st = vmcs_->read(VmcsField::GUEST_INTR_STATUS);
@@ -396,8 +422,11 @@ void Core::run_guest(sim::Picos now) {
     deliver_virtual_interrupt();
     GuestOp& op = guest_->current_op();
     const bool shadow = regs.sti_shadow;
-    if (!execute(op)) return;
+    // Blocking by STI ends once the next instruction has begun (a HLT after STI is
+    // woken by the interrupt STI held back).
+    const bool retired = execute(op);
     if (shadow && op.kind != OpKind::Sti) regs.sti_shadow = false;
+    if (!retired) return;
     // Conservative lookahead: nothing this core does not know of yet can reach it before
     // now + lookahead (the smallest CPU-to-CPU latency), so instructions that retire
     // before then need no event of their own.
@@ -490,6 +519,9 @@ bool Core::execute(GuestOp& op) {
         retire(seen);
         return true;
       }
+      // A store this CPU cannot see yet: wake when it becomes visible.
+      if (writer != cpu_ && op.line->stored_at() + transfer > local_)
+        line_wake_at_ = std::min(line_wake_at_, op.line->stored_at() + transfer);
       return execute_pause_loop(op, local_);
     }
     case OpKind::Store:
@@ -615,7 +647,8 @@ bool Core::execute_msr(GuestOp& op, bool write) {
     } else if (msr == MSR_X2APIC_SELF_IPI && vid) {
       // Self-IPI virtualization: vIRR and RVI, delivered at the next boundary.
       charge(costs_.vmx_virtual_apic_access);
-      va.accept_fixed(static_cast<uint8_t>(op.a & 0xFF), false);
+      ++virtual_self_ipis_;
+      if (!va.accept_fixed(static_cast<uint8_t>(op.a & 0xFF), false)) ++coalesced_;
       retire();
       return true;
     }

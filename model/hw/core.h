@@ -77,6 +77,11 @@ class Core : public sc_core::sc_module, public VmxCpu {
   sim::Picos time_in_root() const { return acc_[1]; }
   sim::Picos time_idle() const { return acc_[2]; }
   uint64_t posted_intr_notifications() const { return pi_notifications_; }
+  uint64_t virtual_self_ipis() const { return virtual_self_ipis_; }
+  uint64_t coalesced_interrupts() const { return coalesced_; }
+  uint64_t entry_check_failures() const { return entry_check_failures_; }
+  uint64_t time_regressions() const { return time_regressions_; }
+  int vmentry_check_failures(const Vmcs& v) const;
   void finish_accounting(sim::Picos end);
 
   const sim::Clock& clock() const { return clock_; }
@@ -159,6 +164,9 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t events_ = 0;
   uint64_t exits_ = 0, entries_ = 0;
   uint64_t pi_notifications_ = 0;
+  uint64_t virtual_self_ipis_ = 0, coalesced_ = 0;
+  uint64_t entry_check_failures_ = 0, time_regressions_ = 0;
+  sim::Picos last_entry_ = 0;
   sim::Picos acc_[3] = {0, 0, 0};
   sim::Picos state_since_ = 0;
 };

@@ -141,4 +141,15 @@ static_assert(offsetof(PiDesc, notifications) == 32);  // bit 256
 static_assert(offsetof(PiDesc, nv) == 34);             // bit 272
 static_assert(offsetof(PiDesc, ndst) == 36);           // bit 288
 
+// Vectors pending in both the PIR and `irr`: harvesting merges them into one interrupt
+// (architectural coalescing, counted by the interrupt-conservation invariant).
+inline int pi_pir_irr_overlap(const PiDesc& pi, const LapicRegisters& regs) {
+  int n = 0;
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t irr = uint64_t(regs.irr()[2 * i]) | (uint64_t(regs.irr()[2 * i + 1]) << 32);
+    n += __builtin_popcountll(pi.pir[i] & irr);
+  }
+  return n;
+}
+
 }  // namespace hw

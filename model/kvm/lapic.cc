@@ -174,7 +174,10 @@ void Lapic::apic_timer_expired(hw::VmxCpu& cpu, bool from_timer_fn) {
 void Lapic::inject_pending_timer(hw::VmxCpu& cpu) {
   pending_timer_ = 0;
   const uint32_t lvtt = regs.lvtt();
-  if (lvtt & hw::APIC_LVT_MASKED) return;  // architecturally dropped: masked LVT
+  if (lvtt & hw::APIC_LVT_MASKED) {  // architecturally dropped: masked LVT
+    ++vcpu_.stat.interrupts_dropped_masked;
+    return;
+  }
   cpu.charge(cpu.costs().kvm_apic_timer_expired);
   vcpu_.deliver_interrupt(cpu, static_cast<uint8_t>(lvtt & 0xFF));
 }

@@ -33,6 +33,13 @@ struct VcpuStats {
   uint64_t timer_fired = 0;
   uint64_t preemption_reported = 0;
   int64_t lapic_timer_advance_ns = 0;
+  // Interrupt conservation (invariant.lost_interrupts): every interrupt KVM accepts for
+  // this vCPU is delivered to the guest, still pending, merged with one already pending
+  // (coalesced), or dropped for an architectural reason (a masked LVT).
+  uint64_t interrupts_sent = 0;
+  uint64_t interrupts_coalesced = 0;
+  uint64_t interrupts_dropped_masked = 0;
+  uint64_t illegal_transitions = 0;   // vCPU state machine violations
 };
 
 }  // namespace kvm

@@ -163,10 +163,12 @@ bool Vcpu::has_wake_event() const {
 
 void Vcpu::deliver_interrupt(VmxCpu& from, uint8_t vector) {
   from.charge(from.costs().kvm_deliver_interrupt);
+  ++stat.interrupts_sent;
   if (apicv_active()) {
     // vmx_deliver_posted_interrupt
     ++stat.posted_interrupts;
     const PiPostResult r = pi_desc.pi_post(vector);
+    if (r == PiPostResult::AlreadyPending) ++stat.interrupts_coalesced;
     if (r != PiPostResult::NeedsNotification) return;
     if (mode == VcpuMode::IN_GUEST_MODE && cpu != from.cpu()) {
       host->send_ipi_to_vcpu_cpu(from, pi_desc.nv);  // processed by the CPU with no exit
@@ -175,7 +177,7 @@ void Vcpu::deliver_interrupt(VmxCpu& from, uint8_t vector) {
     }
     return;
   }
-  lapic.regs.accept_fixed(vector, false);
+  if (!lapic.regs.accept_fixed(vector, false)) ++stat.interrupts_coalesced;
   requests |= KVM_REQ_EVENT;
   kick(from);
 }
@@ -194,6 +196,7 @@ void Vcpu::sync_pir_to_irr(VmxCpu& c) {
   if (!pi_desc.pi_test_on()) return;
   c.charge(c.costs().kvm_sync_pir_to_irr);
   pi_desc.pi_clear_on();
+  stat.interrupts_coalesced += static_cast<uint64_t>(pi_pir_irr_overlap(pi_desc, lapic.regs));
   const int highest = pi_desc.pi_harvest_pir(lapic.regs);
   if (highest >= 0) {
     const uint64_t st = vmcs.read(VmcsField::GUEST_INTR_STATUS);
@@ -224,6 +227,7 @@ void Vcpu::inject_pending_events(VmxCpu& c) {
 // ---- Entry --------------------------------------------------------------------------------
 
 void Vcpu::enter_guest(VmxCpu& c) {
+  if (mode == VcpuMode::IN_GUEST_MODE || mp_state != MpState::RUNNABLE) ++stat.illegal_transitions;
   const CostTable& costs = c.costs();
   c.charge(costs.kvm_enter_path);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
@@ -264,6 +268,7 @@ void Vcpu::skip(VmxCpu& c) {
 }
 
 ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
+  if (mode == VcpuMode::OUTSIDE_GUEST_MODE) ++stat.illegal_transitions;  // an exit without an entry
   mode = VcpuMode::OUTSIDE_GUEST_MODE;
   c.charge(c.costs().kvm_exit_path);
   ++stat.exits;

@@ -80,7 +80,7 @@ void VcpuThread::start_halt(host::Cpu& cpu) {
   if (vcpu_.halt_poll_ns > halt_poll_.max_ns) vcpu_.halt_poll_ns = halt_poll_.max_ns;
   if (vcpu_.halt_poll_ns && cpu.nr_running() <= 1) {
     ++vcpu_.stat.halt_attempted_poll;
-    phase_ = Phase::Polling;
+    set_phase(static_cast<int>(Phase::Polling));
     ++poll_generation_;
     poll_end_ = halt_start_ + sim::ns(static_cast<double>(vcpu_.halt_poll_ns));
     cpu.busy_until(poll_end_);
@@ -102,7 +102,7 @@ void VcpuThread::on_soft_event(host::Cpu& cpu, uint64_t cookie) {
 
 void VcpuThread::block(host::Cpu& cpu) {
   if (phase_ == Phase::Polling) vcpu_.stat.halt_poll_fail_ns += (cpu.now() - halt_start_) / 1000;
-  phase_ = Phase::Blocked;
+  set_phase(static_cast<int>(Phase::Blocked));
   vcpu_.pre_block(cpu.vmx());
   cpu.vmx().charge(cpu.vmx().costs().kvm_vcpu_block);
   if (vcpu_.has_wake_event()) {  // the event raced with blocking: kvm_vcpu_check_block
@@ -125,9 +125,19 @@ void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
     vcpu_.post_block(cpu.vmx());
   }
   vcpu_.halt_poll_ns = update_halt_poll_ns(vcpu_.halt_poll_ns, halt_ns, true, halt_poll_);
-  phase_ = Phase::Guest;
+  set_phase(static_cast<int>(Phase::Guest));
   vcpu_.mp_state = MpState::RUNNABLE;
   continue_to_guest(cpu);
+}
+
+void VcpuThread::set_phase(int next_i) {
+  const Phase next = static_cast<Phase>(next_i);
+  const bool legal = (phase_ == Phase::Guest && next != Phase::Guest) ||
+                     (phase_ == Phase::Polling && next != Phase::Polling) ||
+                     (phase_ == Phase::Blocked && next == Phase::Guest) ||
+                     (phase_ == Phase::Guest && next == Phase::Guest && vcpu_.mp_state == MpState::HALTED);
+  if (!legal) ++vcpu_.stat.illegal_transitions;
+  phase_ = next;
 }
 
 // ---- VcpuHostOps ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class VcpuThread : public host::Task, public VcpuHostOps {
   void start_halt(host::Cpu& cpu);
   void block(host::Cpu& cpu);
   void finish_halt(host::Cpu& cpu, bool polled);
+  void set_phase(int next);  // legal: Guest->Polling|Blocked, Polling->Guest|Blocked, Blocked->Guest
 
   Vcpu& vcpu_;
   host::Kernel& kernel_;

@@ -77,6 +77,36 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
     total.ple_window_updates += st.ple_window_updates;
   }
   r.exits_by_vcpu_csv = csv.str();
+
+  // Invariants (always checked; all must be 0).
+  uint64_t sent = 0, coalesced = 0, dropped = 0, delivered = 0, pending = 0, illegal = 0;
+  for (int i = 0; i < sys.vm->nr_vcpus(); ++i) {
+    const kvm::Vcpu& v = sys.vm->vcpu(i);
+    sent += v.stat.interrupts_sent;
+    coalesced += v.stat.interrupts_coalesced;
+    dropped += v.stat.interrupts_dropped_masked;
+    illegal += v.stat.illegal_transitions;
+    for (uint64_t w : v.pi_desc.pir) pending += static_cast<uint64_t>(__builtin_popcountll(w));
+    for (uint32_t w : v.lapic.regs.irr()) pending += static_cast<uint64_t>(__builtin_popcount(w));
+    delivered += sys.guests[static_cast<size_t>(i)]->interrupts_taken();
+  }
+  uint64_t entry_fail = 0, regress = 0;
+  for (auto& c : sys.cores) {
+    sent += c->virtual_self_ipis();
+    coalesced += c->coalesced_interrupts();
+    entry_fail += c->entry_check_failures();
+    regress += c->time_regressions();
+  }
+  const uint64_t accounted = delivered + coalesced + dropped + pending;
+  m["interrupts.sent"] = static_cast<double>(sent);
+  m["interrupts.delivered"] = static_cast<double>(delivered);
+  m["interrupts.pending"] = static_cast<double>(pending);
+  m["interrupts.coalesced"] = static_cast<double>(coalesced);
+  m["interrupts.dropped_masked"] = static_cast<double>(dropped);
+  m["invariant.lost_interrupts"] = static_cast<double>(sent > accounted ? sent - accounted : accounted - sent);
+  m["invariant.illegal_transitions"] = static_cast<double>(illegal);
+  m["invariant.vmentry_check_failures"] = static_cast<double>(entry_fail);
+  m["invariant.time_regressions"] = static_cast<double>(regress);
   std::vector<PerfKvmRow> rows;
   for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
     if (!by_reason[reason]) continue;

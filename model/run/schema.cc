@@ -66,6 +66,8 @@ sim::Schema build() {
   s.add(P("kvm.lapic_timer_advance_ns", I, "-1", "kvm.lapic_timer_advance_ns (-1: adaptive)", "kvm", -1, 5000));
   s.add(P("kvm.mitigations", SL, "[platform]", "entry mitigations: 'platform' (the platform's default set), 'none', or a list", "kvm", {}, {}, {"platform", "none", "mds_clear", "l1d_flush"}));
   s.add(P("kvm.kernel_io_ports", IL, "[0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x61, 0xa0, 0xa1, 0x4d0, 0x4d1]", "I/O ports emulated in the kernel; others exit to the VMM", "kvm", 0, 65535));
+  // Guest
+  s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt) or poll (idle=poll: PAUSE loop)", "guest", {}, {}, {"halt", "poll"}));
   // Workload
   s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, {"vmexit", "idle"}));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));

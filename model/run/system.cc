@@ -103,6 +103,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   for (int i = 0; i < vcpus; ++i) {
     kvm::Vcpu& v = vm->create_vcpu(static_cast<uint32_t>(i));
     guests.push_back(std::make_unique<guest::GuestCpu>(i, platform.costs));
+    guests.back()->set_idle(cfg.get_string("guest.idle") == "poll" ? guest::GuestCpu::Idle::Poll : guest::GuestCpu::Idle::Halt);
     auto thread = std::make_unique<kvm::VcpuThread>(v, *kernel, *guests.back());
     vcpu_threads.push_back(thread.get());
     kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(i)]));
