@@ -25,7 +25,7 @@ Lapic::Lapic(Vcpu& vcpu, uint32_t apic_id) : regs(apic_id), vcpu_(vcpu) {
 
 uint64_t Lapic::x2apic_msr_read(hw::VmxCpu& cpu, uint32_t msr) {
   cpu.charge(cpu.costs().kvm_handle_x2apic_msr);
-  if (msr == hw::MSR_X2APIC_TMCCT) return 0;  // one-shot/periodic TMICT timers: issue 3
+  if (msr == hw::MSR_X2APIC_TMCCT) return tmcct(cpu);
   if (msr == hw::MSR_X2APIC_ICR) return regs.icr();
   return regs.read(hw::x2apic_msr_to_offset(msr)).value_or(0);
 }
@@ -44,12 +44,21 @@ void Lapic::x2apic_msr_write(hw::VmxCpu& cpu, uint32_t msr, uint64_t value) {
     case hw::MSR_X2APIC_SELF_IPI:
       vcpu_.deliver_interrupt(cpu, static_cast<uint8_t>(value & 0xFF));
       return;
-    default:
-      regs.write(hw::x2apic_msr_to_offset(msr), static_cast<uint32_t>(value));
-      if (msr == hw::MSR_X2APIC_LVTT && hw::lvtt_mode(regs.lvtt()) != hw::TimerMode::TscDeadline) {
+    case hw::MSR_X2APIC_TMICT:
+      set_tmict(cpu, static_cast<uint32_t>(value));
+      return;
+    case hw::MSR_X2APIC_LVTT: {
+      const hw::TimerMode before = hw::lvtt_mode(regs.lvtt());
+      regs.write(hw::APIC_LVTT, static_cast<uint32_t>(value));
+      if (hw::lvtt_mode(regs.lvtt()) != before) {  // apic_update_lvtt: a mode change stops the timer
         cancel_apic_timer(cpu);
         tscdeadline_ = 0;
+        regs.write(hw::APIC_TMICT, 0);
       }
+      return;
+    }
+    default:
+      regs.write(hw::x2apic_msr_to_offset(msr), static_cast<uint32_t>(value));
   }
 }
 
@@ -64,16 +73,19 @@ void Lapic::apic_write_nodecode(hw::VmxCpu& cpu, uint32_t offset) {
 
 uint32_t Lapic::mmio_read(hw::VmxCpu& cpu, uint32_t offset) {
   cpu.charge(cpu.costs().kvm_handle_x2apic_msr);
+  if (offset == hw::APIC_TMCCT) return tmcct(cpu);
   return regs.read(offset).value_or(0);
 }
 
 void Lapic::mmio_write(hw::VmxCpu& cpu, uint32_t offset, uint32_t value) {
   if (offset == hw::APIC_EOI) {
     set_eoi(cpu);
-    return;
+  } else if (offset == hw::APIC_TMICT || offset == hw::APIC_LVTT) {
+    x2apic_msr_write(cpu, hw::x2apic_msr(offset), value);
+  } else {
+    regs.write(offset, value);
+    apic_write_nodecode(cpu, offset);
   }
-  regs.write(offset, value);
-  apic_write_nodecode(cpu, offset);
 }
 
 void Lapic::send_ipi(hw::VmxCpu& cpu, const hw::Icr& icr) { vcpu_.kvm.deliver_ipi(cpu, vcpu_, icr); }
@@ -87,13 +99,38 @@ void Lapic::set_eoi(hw::VmxCpu& cpu) {
 
 sim::Picos Lapic::deadline_time(hw::VmxCpu& cpu) const { return vcpu_.guest_tsc_to_time(cpu, tscdeadline_); }
 
+sim::Picos Lapic::advance_ps() const {
+  return tsc_deadline_mode() ? sim::ns(static_cast<double>(timer_advance_ns_)) : 0;
+}
+
+void Lapic::set_tmict(hw::VmxCpu& cpu, uint32_t value) {
+  const hw::TimerMode mode = hw::lvtt_mode(regs.lvtt());
+  if (mode == hw::TimerMode::TscDeadline) return;  // TMICT is ignored in TSC-deadline mode
+  cancel_apic_timer(cpu);
+  regs.write(hw::APIC_TMICT, value);
+  if (value == 0) return;
+  constexpr uint64_t kApicBusCyclePs = 1000;  // APIC_BUS_CYCLE_NS = 1
+  const uint64_t min_ps = static_cast<uint64_t>(vcpu_.kvm.params().min_timer_period_us) * sim::kPsPerUs;
+  period_ = hw::timer_period_ps(mode, value, regs.tdcr(), kApicBusCyclePs, min_ps);
+  start_ = cpu.now();
+  expires_ = start_ + period_;
+  start_apic_timer(cpu);
+}
+
+uint32_t Lapic::tmcct(const hw::VmxCpu& cpu) const {
+  if (tsc_deadline_mode() || regs.tmict() == 0) return 0;
+  const bool periodic = hw::lvtt_mode(regs.lvtt()) == hw::TimerMode::Periodic;
+  const uint64_t min_ps = periodic ? static_cast<uint64_t>(vcpu_.kvm.params().min_timer_period_us) * sim::kPsPerUs : 0;
+  return hw::current_count(regs.tmict(), hw::tdcr_divide(regs.tdcr()), 1000, start_, cpu.now(), periodic, min_ps);
+}
+
 bool Lapic::can_use_hv_timer(hw::VmxCpu& cpu) const {
   const KvmParams& p = vcpu_.kvm.params();
   if (!p.hv_timer || !p.preemption_timer || !cpu.caps().preemption_timer || vcpu_.blocking) return false;
   // vmx_set_hv_timer refuses deltas that do not fit the 32-bit timer after the shift.
-  const uint64_t now_tsc = cpu.host_tsc();
-  const uint64_t dl_tsc = hw::host_tsc_for_guest(tscdeadline_, vcpu_.tsc_multiplier, vcpu_.tsc_offset);
-  return dl_tsc <= now_tsc || hw::vmx_preemption_timer_fits(dl_tsc - now_tsc, cpu.caps().preemption_timer_rate);
+  if (expires_ <= cpu.now()) return true;
+  const uint64_t delta_tsc = static_cast<uint64_t>(sim::to_us(expires_ - cpu.now()) * cpu.tsc_mhz());
+  return hw::vmx_preemption_timer_fits(delta_tsc, cpu.caps().preemption_timer_rate);
 }
 
 void Lapic::set_tscdeadline(hw::VmxCpu& cpu, uint64_t value) {
@@ -101,11 +138,14 @@ void Lapic::set_tscdeadline(hw::VmxCpu& cpu, uint64_t value) {
   if (hw::lvtt_mode(regs.lvtt()) != hw::TimerMode::TscDeadline) return;  // ignored, as in KVM
   cancel_apic_timer(cpu);
   tscdeadline_ = value;
-  if (value) start_apic_timer(cpu);
+  if (!value) return;
+  expires_ = deadline_time(cpu);
+  start_apic_timer(cpu);
 }
 
 void Lapic::cancel_apic_timer(hw::VmxCpu& cpu) {
   hv_timer_in_use_ = false;
+  expires_ = sim::kNever;
   if (sw_timer_armed_) {
     cpu.charge(cpu.costs().kvm_hrtimer_cancel);
     vcpu_.host->cancel_timer(cpu);
@@ -114,8 +154,8 @@ void Lapic::cancel_apic_timer(hw::VmxCpu& cpu) {
 }
 
 void Lapic::start_apic_timer(hw::VmxCpu& cpu) {
-  const sim::Picos deadline = deadline_time(cpu);
-  const sim::Picos advance = sim::ns(static_cast<double>(timer_advance_ns_));
+  const sim::Picos deadline = expires_;
+  const sim::Picos advance = advance_ps();
   if (deadline <= cpu.now()) {
     apic_timer_expired(cpu, false);
     return;
@@ -140,8 +180,9 @@ void Lapic::start_apic_timer(hw::VmxCpu& cpu) {
 int64_t Lapic::hv_timer_value(hw::VmxCpu& cpu) const {
   if (!hv_timer_in_use_) return -1;
   const uint64_t now_tsc = cpu.host_tsc();
-  uint64_t dl = hw::host_tsc_for_guest(tscdeadline_, vcpu_.tsc_multiplier, vcpu_.tsc_offset);
-  const uint64_t adv = static_cast<uint64_t>(static_cast<double>(timer_advance_ns_) * cpu.tsc_mhz() / 1000.0);
+  uint64_t dl = tsc_deadline_mode() ? hw::host_tsc_for_guest(tscdeadline_, vcpu_.tsc_multiplier, vcpu_.tsc_offset)
+                                    : now_tsc + static_cast<uint64_t>(sim::to_us(expires_ > cpu.now() ? expires_ - cpu.now() : 0) * cpu.tsc_mhz());
+  const uint64_t adv = static_cast<uint64_t>(sim::to_us(advance_ps()) * cpu.tsc_mhz());
   dl = dl > adv ? dl - adv : 0;
   if (dl <= now_tsc) return 0;
   return static_cast<int64_t>(hw::vmx_preemption_timer_value(dl - now_tsc, cpu.caps().preemption_timer_rate));
@@ -161,8 +202,21 @@ void Lapic::timer_fn(hw::VmxCpu& cpu) {
 
 void Lapic::apic_timer_expired(hw::VmxCpu& cpu, bool from_timer_fn) {
   ++vcpu_.stat.timer_fired;
-  expired_tscdeadline_ = tscdeadline_;
-  tscdeadline_ = 0;  // IA32_TSC_DEADLINE reads 0 once the timer fired
+  if (tsc_deadline_mode()) {
+    expired_tscdeadline_ = tscdeadline_;
+    tscdeadline_ = 0;  // IA32_TSC_DEADLINE reads 0 once the timer fired
+    expires_ = sim::kNever;
+  } else if (hw::lvtt_mode(regs.lvtt()) == hw::TimerMode::Periodic && period_) {
+    start_ = expires_;  // advance_periodic_target_expiration
+    expires_ += period_;
+  } else {
+    expires_ = sim::kNever;
+  }
+  inject_or_pend(cpu, from_timer_fn);
+  if (expires_ != sim::kNever) start_apic_timer(cpu);  // periodic: re-arm
+}
+
+void Lapic::inject_or_pend(hw::VmxCpu& cpu, bool from_timer_fn) {
   if (!from_timer_fn && vcpu_.apicv_active()) {
     inject_pending_timer(cpu);
     return;
@@ -185,8 +239,8 @@ void Lapic::inject_pending_timer(hw::VmxCpu& cpu) {
 void Lapic::switch_to_sw_timer(hw::VmxCpu& cpu) {
   if (!hv_timer_in_use_) return;
   hv_timer_in_use_ = false;
-  const sim::Picos deadline = deadline_time(cpu);
-  const sim::Picos advance = sim::ns(static_cast<double>(timer_advance_ns_));
+  const sim::Picos deadline = expires_;
+  const sim::Picos advance = advance_ps();
   cpu.charge(cpu.costs().kvm_hrtimer_start);
   sw_timer_armed_ = true;
   ++vcpu_.stat.sw_timer_armed;
@@ -194,8 +248,10 @@ void Lapic::switch_to_sw_timer(hw::VmxCpu& cpu) {
 }
 
 void Lapic::switch_to_hv_timer(hw::VmxCpu& cpu) {
-  if (!sw_timer_armed_ || !tscdeadline_ || !can_use_hv_timer(cpu)) return;
+  if (!sw_timer_armed_ || expires_ == sim::kNever || !can_use_hv_timer(cpu)) return;
+  const sim::Picos keep = expires_;
   cancel_apic_timer(cpu);
+  expires_ = keep;
   hv_timer_in_use_ = true;
   ++vcpu_.stat.hv_timer_armed;
 }

@@ -51,6 +51,11 @@ class Lapic {
   // kvm_wait_lapic_expire before entry: busy-wait to the real deadline if the interrupt
   // was injected early, and tune timer_advance_ns.
   void wait_lapic_expire(hw::VmxCpu& cpu);
+  // One-shot and periodic mode (TMICT, TDCR; KVM's APIC bus runs at 1 GHz,
+  // APIC_BUS_CYCLE_NS = 1); TMCCT is computed on read.
+  void set_tmict(hw::VmxCpu& cpu, uint32_t value);
+  uint32_t tmcct(const hw::VmxCpu& cpu) const;
+  sim::Picos timer_expires() const { return expires_; }
   bool timer_pending() const { return pending_timer_ > 0; }
   void inject_pending_timer(hw::VmxCpu& cpu);
   int64_t timer_advance_ns() const { return timer_advance_ns_; }
@@ -59,12 +64,18 @@ class Lapic {
   void start_apic_timer(hw::VmxCpu& cpu);
   void cancel_apic_timer(hw::VmxCpu& cpu);
   void apic_timer_expired(hw::VmxCpu& cpu, bool from_timer_fn);
+  void inject_or_pend(hw::VmxCpu& cpu, bool from_timer_fn);
   void adjust_advance(int64_t delta_ns);
   sim::Picos deadline_time(hw::VmxCpu& cpu) const;  // host time of the guest deadline
+  bool tsc_deadline_mode() const { return hw::lvtt_mode(regs.lvtt()) == hw::TimerMode::TscDeadline; }
+  sim::Picos advance_ps() const;  // the timer advance applies to TSC-deadline mode only
   bool can_use_hv_timer(hw::VmxCpu& cpu) const;
 
   Vcpu& vcpu_;
   uint64_t tscdeadline_ = 0;
+  sim::Picos expires_ = sim::kNever;  // host time the armed timer fires (any mode)
+  sim::Picos start_ = 0;              // when TMICT was written (TMCCT) or the period began
+  sim::Picos period_ = 0;             // periodic mode
   uint64_t expired_tscdeadline_ = 0;
   bool hv_timer_in_use_ = false;
   bool sw_timer_armed_ = false;
