@@ -16,6 +16,7 @@
 #include "hw/guest_op.h"
 #include "hw/icr.h"
 #include "hw/mem_line.h"
+#include "guest/guest_vm.h"
 #include "hw/platform.h"
 #include "sim/coro.h"
 
@@ -98,6 +99,11 @@ class GuestCpu : public hw::GuestSoftware {
   OpAwaiter apic_self_ipi_x2apic(uint8_t vector) { return wrmsr(hw::MSR_X2APIC_SELF_IPI, vector); }
   // One ICR write (x2APIC: a single MSR write; xAPIC: ICR_HIGH then ICR_LOW).
   Task<> apic_icr_write(hw::Icr icr);
+  // The APIC driver's send_IPI_mask for the VM's IPI mode: `targets` are vCPU indices.
+  Task<> send_ipi_mask(std::vector<int> targets, uint8_t vector);
+  void set_vm(const GuestVm* vm) { vm_ = vm; }
+  const GuestVm* vm() const { return vm_; }
+  uint64_t ipi_sends() const { return ipi_sends_; }
   // "sti; hlt": the STI shadow makes the pair atomic against interrupts.
   Task<> safe_halt();
 
@@ -120,6 +126,8 @@ class GuestCpu : public hw::GuestSoftware {
   std::vector<IsrFactory> idt_;
   bool main_done_ = false;
   Idle idle_ = Idle::Halt;
+  const GuestVm* vm_ = nullptr;
+  uint64_t ipi_sends_ = 0;
   uint64_t interrupts_ = 0;
 };
 

@@ -589,6 +589,18 @@ bool Core::execute(GuestOp& op) {
       charge(1);
       retire();
       return true;
+    case OpKind::PiPost: {
+      // Locked RMWs on another vCPU's descriptor line: one line transfer from its CPU.
+      PiDesc* pi = op.pi;
+      charge_ps(sim::ns(line_latency_ns(platform_.topology.cpu_of_apic_id(pi->ndst))));
+      const bool had = pi->pi_test_and_set_pir(static_cast<uint8_t>(op.a));
+      const bool on_was = had || pi->pi_test_and_set_on();
+      ++guest_posts_;
+      if (had) ++coalesced_;
+      retire(static_cast<uint64_t>(pi->nv) | (static_cast<uint64_t>(pi->ndst) << 8) |
+             (static_cast<uint64_t>(pi->pi_test_sn()) << 40) | (static_cast<uint64_t>(!on_was) << 41));
+      return true;
+    }
   }
   return true;
 }
@@ -654,6 +666,14 @@ bool Core::execute_msr(GuestOp& op, bool write) {
     }
     // Anything else reaches the physical x2APIC (only with passthrough configurations).
     if (write && msr == MSR_X2APIC_EOI) phys_.eoi();
+    if (write && msr == MSR_X2APIC_ICR) {
+      // A guest-owned ICR (NoExit PV IPI): the IPI leaves on the physical bus as written.
+      const Icr icr = Icr::decode_x2apic(op.a);
+      if (vmcs_->icr_monitor && !vmcs_->icr_monitor->allowed(icr)) ++isolation_violations_;
+      send_ipi(icr);
+      retire();
+      return true;
+    }
   }
   charge(costs_.cpu_msr_access);
   retire();

@@ -78,6 +78,8 @@ class Core : public sc_core::sc_module, public VmxCpu {
   sim::Picos time_idle() const { return acc_[2]; }
   uint64_t posted_intr_notifications() const { return pi_notifications_; }
   uint64_t virtual_self_ipis() const { return virtual_self_ipis_; }
+  uint64_t guest_posts() const { return guest_posts_; }
+  uint64_t isolation_violations() const { return isolation_violations_; }
   uint64_t coalesced_interrupts() const { return coalesced_; }
   uint64_t entry_check_failures() const { return entry_check_failures_; }
   uint64_t time_regressions() const { return time_regressions_; }
@@ -164,7 +166,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t events_ = 0;
   uint64_t exits_ = 0, entries_ = 0;
   uint64_t pi_notifications_ = 0;
-  uint64_t virtual_self_ipis_ = 0, coalesced_ = 0;
+  uint64_t virtual_self_ipis_ = 0, coalesced_ = 0, guest_posts_ = 0, isolation_violations_ = 0;
   uint64_t entry_check_failures_ = 0, time_regressions_ = 0;
   sim::Picos last_entry_ = 0;
   sim::Picos acc_[3] = {0, 0, 0};

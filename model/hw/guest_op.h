@@ -9,6 +9,7 @@
 namespace hw {
 
 class MemLine;
+struct PiDesc;
 
 enum class OpKind : uint8_t {
   Compute,     // a: cycles of plain computation (interruptible, never exits)
@@ -32,6 +33,8 @@ enum class OpKind : uint8_t {
   Sti,         // set IF; blocks interrupts for one instruction (STI shadow)
   Cli,         // clear IF
   Nop,
+  PiPost,      // NoExit PV IPI: atomically set PIR[a] and ON in another vCPU's descriptor `pi`;
+               // result: NV | NDST << 8 | SN << 40 | (ON was clear) << 41
 };
 
 struct GuestOp {
@@ -39,6 +42,7 @@ struct GuestOp {
   uint32_t a32 = 0;
   uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;
   MemLine* line = nullptr;
+  PiDesc* pi = nullptr;
 };
 
 // Architectural guest state the core reads and writes (the VMCS guest-state area in

@@ -15,6 +15,15 @@ namespace hw {
 
 class LapicRegisters;
 struct PiDesc;
+struct Icr;
+
+// Model-level observer (not architectural) for configurations that let the guest write
+// the physical ICR (NoExit PV IPI): says whether a write stays inside the VM.
+class IcrMonitor {
+ public:
+  virtual ~IcrMonitor() = default;
+  virtual bool allowed(const Icr& icr) const = 0;
+};
 
 #define KVMSIM_VMCS_FIELDS(X)                                  \
   X(VIRTUAL_PROCESSOR_ID, 0x0000)                             \
@@ -124,6 +133,7 @@ class Vmcs {
   MsrBitmap* msr_bitmap = nullptr;
   LapicRegisters* virtual_apic = nullptr;
   PiDesc* pi_desc = nullptr;
+  const IcrMonitor* icr_monitor = nullptr;
   bool launched = false;
 
  private:

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "hw/apic_regs.h"
+
 namespace kvm {
 
 Kvm::Kvm(std::string name, const KvmParams& params, const hw::VmxCapabilities& caps, const hw::CostTable& costs)
@@ -40,6 +42,40 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   const bool x2apic = sender.lapic.regs.x2apic_mode();
   for (auto& v : vcpus_)
     if (hw::apic_match_dest(v->lapic.regs.identity(), self, icr, x2apic)) v->deliver_interrupt(from, icr.vector);
+}
+
+int64_t Kvm::pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t min, uint64_t icr) {
+  constexpr uint64_t APIC_DEST_MASK = 0x800, APIC_SHORT_MASK = 0xC0000;
+  constexpr int64_t KVM_EINVAL = 22;
+  if (icr & (APIC_DEST_MASK | APIC_SHORT_MASK)) return -KVM_EINVAL;
+  from.charge(costs_.kvm_handle_icr);
+  ++ipis_sent;
+  const uint8_t vector = static_cast<uint8_t>(icr & 0xFF);
+  int64_t count = 0;
+  // __pv_send_ipi over each half: bit i stands for APIC id min + i (high: min + 64 + i).
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = half ? high : low;
+    const uint64_t base = static_cast<uint64_t>(min) + (half ? 64 : 0);
+    while (bits) {
+      const int i = __builtin_ctzll(bits);
+      bits &= bits - 1;
+      const uint64_t id = base + static_cast<uint64_t>(i);
+      if (id > 0xFFFFFFFFull) break;
+      if (Vcpu* v = vcpu_by_apic_id(static_cast<uint32_t>(id))) {
+        v->deliver_interrupt(from, vector);
+        ++count;
+      }
+    }
+  }
+  return count;
+}
+
+bool Kvm::allowed(const hw::Icr& icr) const {
+  if (icr.shorthand != hw::Shorthand::None || icr.logical || icr.mode != hw::DeliveryMode::Fixed) return false;
+  if (icr.vector != hw::POSTED_INTR_VECTOR && icr.vector != hw::POSTED_INTR_WAKEUP_VECTOR) return false;
+  for (const auto& v : vcpus_)
+    if (v->pi_desc.ndst == icr.dest) return true;
+  return false;
 }
 
 }  // namespace kvm

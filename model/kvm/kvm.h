@@ -11,7 +11,7 @@
 
 namespace kvm {
 
-class Kvm {
+class Kvm : public hw::IcrMonitor {
  public:
   Kvm(std::string name, const KvmParams& params, const hw::VmxCapabilities& caps, const hw::CostTable& costs);
   const std::string& name() const { return name_; }
@@ -30,6 +30,12 @@ class Kvm {
 
   // kvm_irq_delivery_to_apic for an IPI from `sender` (kvm_apic_send_ipi).
   void deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr);
+  // kvm_pv_send_ipi (KVM_HC_SEND_IPI): returns the number of vCPUs the IPI reached, or
+  // -KVM_EINVAL for destination-mode or shorthand bits in `icr`.
+  int64_t pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t min, uint64_t icr);
+  // NoExit PV IPI isolation: a guest ICR write must target a CPU running one of this VM's
+  // vCPUs with a posted-interrupt vector.
+  bool allowed(const hw::Icr& icr) const override;
 
   uint64_t ipis_sent = 0;
   double tsc_mhz = 1000.0;  // the host TSC rate (for converting cycles to ns)

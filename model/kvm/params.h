@@ -19,6 +19,8 @@ struct KvmParams {
   uint32_t ple_window_grow = 2;
   uint32_t ple_window_shrink = 0;
   uint32_t ple_window_max = 0xFFFFFFFFu;
+  bool pv_send_ipi = true;         // KVM_FEATURE_PV_SEND_IPI offered to the guest
+  bool noexit_pv_ipi = false;      // seed 002: ICR not intercepted, descriptors mapped
   // kvm
   uint64_t halt_poll_ns = 200000;
   uint32_t halt_poll_ns_grow = 2;

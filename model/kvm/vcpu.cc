@@ -100,6 +100,10 @@ void Vcpu::update_apic_mode_controls() {
     msr_bitmap.intercept(MSR_X2APIC_TPR, false, false);
     msr_bitmap.intercept(MSR_X2APIC_EOI, true, false);
     msr_bitmap.intercept(MSR_X2APIC_SELF_IPI, true, false);
+    if (kvm.params().noexit_pv_ipi) {
+      msr_bitmap.intercept(MSR_X2APIC_ICR, true, false);  // seed 002: the guest owns the ICR
+      vmcs.icr_monitor = &kvm;
+    }
   } else {
     msr_bitmap.intercept(MSR_X2APIC_TPR, false, false);  // TPR shadow
   }
@@ -332,9 +336,11 @@ ExitResult Vcpu::handle_vmcall(VmxCpu& c, const ExitInfo& e) {
   int64_t ret = -KVM_ENOSYS;
   switch (e.op->a) {
     case KVM_HC_VAPIC_POLL_IRQ: ret = 0; break;
+    case KVM_HC_SEND_IPI:
+      if (kvm.params().pv_send_ipi) ret = kvm.pv_send_ipi(c, e.op->b, e.op->c, static_cast<uint32_t>(e.op->d), e.op->e);
+      break;
     case KVM_HC_KICK_CPU:       // pv spinlocks: issue 5
-    case KVM_HC_SEND_IPI:       // pv IPIs: issue 4
-    case KVM_HC_SCHED_YIELD:    // pv sched yield: issue 4/5
+    case KVM_HC_SCHED_YIELD:    // pv sched yield needs yield_to: issue 5
     default: ret = -KVM_ENOSYS; break;
   }
   guest->regs.result = static_cast<uint64_t>(ret);

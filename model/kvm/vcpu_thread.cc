@@ -130,6 +130,12 @@ void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
   continue_to_guest(cpu);
 }
 
+void VcpuThread::pi_wakeup(host::Cpu& c) {
+  if (phase_ != Phase::Blocked || cpu != c.id() || !vcpu_.pi_desc.pi_test_on()) return;
+  c.vmx().charge(c.vmx().costs().kvm_vcpu_wakeup);
+  kernel_.cpu(cpu).wake_up(this, c);
+}
+
 void VcpuThread::set_phase(int next_i) {
   const Phase next = static_cast<Phase>(next_i);
   const bool legal = (phase_ == Phase::Guest && next != Phase::Guest) ||

@@ -20,6 +20,10 @@ class VcpuThread : public host::Task, public VcpuHostOps {
   VcpuThread(Vcpu& vcpu, host::Kernel& kernel, hw::GuestSoftware& guest);
 
   Vcpu& vcpu() { return vcpu_; }
+  bool blocked() const { return phase_ == Phase::Blocked; }
+  // pi_wakeup_handler's per-vCPU step: a blocked vCPU on `cpu` whose descriptor has ON
+  // set (a device posted to it through the wake-up vector) is woken.
+  void pi_wakeup(host::Cpu& cpu);
 
   // host::Task
   void run(host::Cpu& cpu) override;

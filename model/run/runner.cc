@@ -90,9 +90,10 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
     for (uint32_t w : v.lapic.regs.irr()) pending += static_cast<uint64_t>(__builtin_popcount(w));
     delivered += sys.guests[static_cast<size_t>(i)]->interrupts_taken();
   }
-  uint64_t entry_fail = 0, regress = 0;
+  uint64_t entry_fail = 0, regress = 0, isolation = 0;
   for (auto& c : sys.cores) {
-    sent += c->virtual_self_ipis();
+    sent += c->virtual_self_ipis() + c->guest_posts();
+    isolation += c->isolation_violations();
     coalesced += c->coalesced_interrupts();
     entry_fail += c->entry_check_failures();
     regress += c->time_regressions();
@@ -107,6 +108,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["invariant.illegal_transitions"] = static_cast<double>(illegal);
   m["invariant.vmentry_check_failures"] = static_cast<double>(entry_fail);
   m["invariant.time_regressions"] = static_cast<double>(regress);
+  m["invariant.isolation_violations"] = static_cast<double>(isolation);
   std::vector<PerfKvmRow> rows;
   for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
     if (!by_reason[reason]) continue;

@@ -53,6 +53,7 @@ sim::Schema build() {
   s.add(P("kvm.enable_apicv", B, "true", "use APICv (APIC-register virtualization, virtual-interrupt delivery, posted interrupts) when the CPU has it", "kvm"));
   s.add(P("kvm.hv_timer", B, "true", "back the guest's LAPIC timer with the VMX-preemption timer (else a host hrtimer)", "kvm"));
   s.add(P("kvm.preemption_timer", B, "true", "kvm_intel.preemption_timer", "kvm"));
+  s.add(P("kvm.pv_send_ipi", B, "true", "offer KVM_FEATURE_PV_SEND_IPI (the KVM_HC_SEND_IPI hypercall)", "kvm"));
   s.add(P("kvm.fastpath", B, "true", "handle ICR/TSC_DEADLINE writes and the preemption timer on the IRQs-off fastpath", "kvm"));
   s.add(P("kvm.ple_gap", I, "128", "kvm_intel.ple_gap (0 disables pause-loop exiting)", "kvm", 0, 4294967295.0));
   s.add(P("kvm.ple_window", I, "4096", "kvm_intel.ple_window (TSC cycles)", "kvm", 0, 4294967295.0));
@@ -67,9 +68,12 @@ sim::Schema build() {
   s.add(P("kvm.mitigations", SL, "[platform]", "entry mitigations: 'platform' (the platform's default set), 'none', or a list", "kvm", {}, {}, {"platform", "none", "mds_clear", "l1d_flush"}));
   s.add(P("kvm.kernel_io_ports", IL, "[0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x61, 0xa0, 0xa1, 0x4d0, 0x4d1]", "I/O ports emulated in the kernel; others exit to the VMM", "kvm", 0, 65535));
   // Guest
+  s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
   s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt) or poll (idle=poll: PAUSE loop)", "guest", {}, {}, {"halt", "poll"}));
   // Workload
-  s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, {"vmexit", "idle"}));
+  s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, {"vmexit", "ipi_bench", "idle"}));
+  s.add(P("ipi.iterations", I, "200", "ipi_bench: iterations of each measurement", "workload", 1, 1e9));
+  s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));
   s.add(P("vmexit.goal_cycles", I, "1073741824", "TSC cycles each test's loop must last (GOAL, 2^30)", "workload", 1024, 1e15));
   // Platform cost overrides

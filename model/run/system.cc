@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "guest/workload_ipi_bench.h"
 #include "guest/workload_vmexit.h"
 
 namespace run {
@@ -30,6 +31,8 @@ kvm::KvmParams kvm_params(const sim::Config& c, const hw::Platform& p) {
     else if (m != "none") k.mitigations.push_back(m);
   }
   k.kernel_io_ports = c.get_int_list("kvm.kernel_io_ports");
+  k.pv_send_ipi = c.get_bool("kvm.pv_send_ipi");
+  k.noexit_pv_ipi = c.get_string("guest.ipi_mode") == "noexit_pv";
   return k;
 }
 
@@ -98,7 +101,16 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
 
   // Host and VM.
   kernel = std::make_unique<host::Kernel>(host_params(cfg), raw);
-  vm = std::make_unique<kvm::Kvm>("vm0", kvm_params(cfg, platform), platform.vmx, platform.costs);
+  const kvm::KvmParams kp = kvm_params(cfg, platform);
+  const std::string ipi_mode = cfg.get_string("guest.ipi_mode");
+  if (ipi_mode == "pv" && !kp.pv_send_ipi)
+    throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode", "kvm.pv_send_ipi=true for the pv mode", "pv with kvm.pv_send_ipi=false");
+  if (ipi_mode == "noexit_pv" && !(kp.enable_apicv && platform.vmx.apicv && platform.vmx.posted_interrupts))
+    throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode",
+                           "posted interrupts for noexit_pv (kvm.enable_apicv and a CPU with APICv)",
+                           "noexit_pv on " + platform.name + (kp.enable_apicv ? "" : " with kvm.enable_apicv=false"));
+  vm = std::make_unique<kvm::Kvm>("vm0", kp, platform.vmx, platform.costs);
+  guest_vm.ipi_mode = guest::ipi_mode_from_string(ipi_mode);
   vm->tsc_mhz = platform.tsc_mhz;
   for (int i = 0; i < vcpus; ++i) {
     kvm::Vcpu& v = vm->create_vcpu(static_cast<uint32_t>(i));
@@ -109,7 +121,14 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(i)]));
     view.cpus.push_back(guests.back().get());
     view.apic_ids.push_back(v.apic_id());
+    guest_vm.apic_ids.push_back(v.apic_id());
+    if (kp.noexit_pv_ipi) guest_vm.pi_descs.push_back(&v.pi_desc);
+    guests.back()->set_vm(&guest_vm);
   }
+  // POSTED_INTR_WAKEUP_VECTOR: wake the blocked vCPUs of this CPU with a pending post.
+  kernel->pi_wakeup_handler = [this](host::Cpu& c) {
+    for (kvm::VcpuThread* t : vcpu_threads) t->pi_wakeup(c);
+  };
   for (int64_t c : cfg.get_int_list("host.busy_cpus"))
     kernel->add_task(std::make_unique<host::BusyTask>("load" + std::to_string(c)), static_cast<int>(c));
   view.platform = &platform;
@@ -121,6 +140,12 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     p.tests = cfg.get_string_list("vmexit.tests");
     p.goal_cycles = static_cast<uint64_t>(cfg.get_int("vmexit.goal_cycles"));
     workload = guest::make_vmexit_workload(p);
+  } else if (kind == "ipi_bench") {
+    guest::IpiBenchParams p;
+    p.iterations = static_cast<uint64_t>(cfg.get_int("ipi.iterations"));
+    p.target = static_cast<int>(cfg.get_int("ipi.target"));
+    if (p.target >= vcpus) throw sim::ConfigError(cfg.source(), 0, "ipi.target", "a vCPU below vm.vcpus", std::to_string(p.target));
+    workload = guest::make_ipi_bench_workload(p);
   } else {
     workload = nullptr;  // idle: every vCPU halts
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "guest/guest_cpu.h"
+#include "guest/guest_vm.h"
 #include "guest/workload.h"
 #include "host/kernel.h"
 #include "hw/apic_bus.h"
@@ -34,6 +35,7 @@ class System {
   std::vector<kvm::VcpuThread*> vcpu_threads;
   std::unique_ptr<guest::Workload> workload;
   guest::VmView view;
+  guest::GuestVm guest_vm;
 };
 
 }  // namespace run

@@ -181,7 +181,8 @@ const ParamSpec* first_key_under(const Schema& schema, std::string_view path) {
 // How close `candidate` is to the mistyped `key`: its edit distance when at most 2, else 3
 // when both end in the same part ("hv_timer" vs "kvm.hv_timer"), else 4 (no match).
 size_t closeness(std::string_view candidate, std::string_view key) {
-  const size_t gap = std::max(candidate.size(), key.size()) - std::min(candidate.size(), key.size());
+  const size_t gap =
+      std::max(candidate.size(), key.size()) - std::min(candidate.size(), key.size());
   if (gap <= 2) {
     if (const size_t distance = edit_distance(candidate, key); distance <= 2) return distance;
   }

@@ -69,10 +69,11 @@ struct ConfigError : std::runtime_error {
 
 // Value rules beyond the obvious: Bool takes true/false/yes/no/on/off in any case (not 0/1);
 // Int takes decimal or 0x hex; a quoted scalar is never a bool or number; an empty value
-// (null) is "" for String and [] for lists; strings must be valid UTF-8 (the echo is JSON); a single scalar is a one-element list for both
-// StringList and IntList. A --set value that is a map flattens under its key. An empty
-// section ("kvm:" with every entry commented out) is allowed. Nesting is limited to 64 maps.
-// A Config keeps its own copy of the Schema, so it may outlive the one it was loaded with.
+// (null) is "" for String and [] for lists; a single scalar is a one-element list for both
+// StringList and IntList; strings must be valid UTF-8 (the echo is JSON). A --set value
+// that is a map flattens under its key. An empty section ("kvm:" with every entry commented
+// out) is allowed. Nesting is limited to 64 maps. A Config keeps its own copy of the
+// Schema, so it may outlive the one it was loaded with.
 class Config {
  public:
   // Loads `path` (YAML) against `schema`, then applies `sets` ("key=value", value as YAML).

@@ -318,7 +318,8 @@ TEST(ConfigTypes, IntListForms) {
 // Families
 
 TEST(ConfigFamily, MembersKeepTheirFullKey) {
-  const Config config = load("cost:\n  vmx.vmexit: 500\n  vmx:\n    vmentry: 400\ncost.ept_walk: 30\n");
+  const Config config =
+      load("cost:\n  vmx.vmexit: 500\n  vmx:\n    vmentry: 400\ncost.ept_walk: 30\n");
   EXPECT_EQ(config.get_int("cost.vmx.vmexit"), 500);
   EXPECT_EQ(config.get_int("cost.vmx.vmentry"), 400);
   EXPECT_EQ(config.get_int("cost.ept_walk"), 30);
@@ -672,7 +673,9 @@ TEST(ConfigRobustness, GarbledInputOnlyThrowsConfigError) {
       "? complex\n: [1, {a: b}]\n- item\n!!str tagged: |\n  block\n",
   };
   const std::string alphabet = ":{}[],-?*&!|>'\"#%@`~.\\ \n\t0123456789abcxyzkvm_";
-  auto random_index = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(random); };
+  auto random_index = [&](size_t n) {
+    return std::uniform_int_distribution<size_t>(0, n - 1)(random);
+  };
   auto random_char = [&]() -> char {
     if (random_index(4) == 0) return static_cast<char>(random_index(256));
     return alphabet[random_index(alphabet.size())];

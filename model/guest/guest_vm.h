@@ -1,0 +1,31 @@
+// What every vCPU of a guest knows about its VM: the APIC ids of its CPUs, how its APIC
+// driver sends IPIs, and (NoExit PV IPI) the mapping of every vCPU's PI descriptor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hw {
+struct PiDesc;
+}
+
+namespace guest {
+
+enum class IpiMode : uint8_t {
+  X2apicPhysical,  // x2apic_phys: one ICR write per destination
+  X2apicCluster,   // x2apic_cluster: one ICR write per cluster of 16 logical ids
+  Pv,              // kvm_send_ipi_mask: KVM_HC_SEND_IPI with 128-id bitmaps
+  NoexitPv,        // seed 002: post into the target's PI descriptor, ICR not intercepted
+};
+
+IpiMode ipi_mode_from_string(const std::string& s);
+const char* to_string(IpiMode m);
+
+struct GuestVm {
+  IpiMode ipi_mode = IpiMode::X2apicPhysical;
+  std::vector<uint32_t> apic_ids;      // by vCPU index
+  std::vector<hw::PiDesc*> pi_descs;   // NoExit PV IPI: mapped descriptors, by vCPU index
+};
+
+}  // namespace guest
