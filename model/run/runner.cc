@@ -204,6 +204,7 @@ RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts) {
   {
     FreshSimContext ctx;
     System sys(cfg, platform);
+    if (opts.customize) opts.customize(sys);
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
     sys.start();
     const sim::Picos max_ps = sim::ms(cfg.get_double("run.max_sim_ms"));
@@ -211,7 +212,7 @@ RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts) {
     const bool show = opts.progress && isatty(STDERR_FILENO);
     auto last_print = wall0;
     sim::Picos now = 0;
-    while (now < max_ps && !(sys.workload && sys.workload->done())) {
+    while (now < max_ps && !(sys.workload && sys.workload->done()) && !(opts.done && opts.done(sys))) {
       const sim::Picos step = std::min(chunk, max_ps - now);
       sc_core::sc_start(sc_core::sc_time::from_value(step));
       now = sc_core::sc_time_stamp().value();

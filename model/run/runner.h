@@ -2,6 +2,7 @@
 // workload is done, and collect everything a result folder holds.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,8 +13,14 @@
 
 namespace run {
 
+class System;
+
 struct RunOptions {
   bool progress = false;  // print a progress line to stderr
+  // Called after the system is built, before it starts: tests install their own guest
+  // programs here.
+  std::function<void(System&)> customize;
+  std::function<bool(System&)> done;  // an extra end condition (with custom programs)
 };
 
 struct RunResult {

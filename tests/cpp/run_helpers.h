@@ -29,9 +29,11 @@ inline std::string yaml_list(const std::vector<std::string>& items) {
 }
 
 // A kvm-unit-tests vmexit run of `tests` on the default platform (skylake-sp-2s, 2 vCPUs).
+// Capped at 200 ms of simulated time (a few ms suffice), so a model that stalls fails fast
+// (the missing vmexit.* metric) instead of simulating the default minute.
 inline sim::Config vmexit_scenario(const std::vector<std::string>& tests, uint64_t goal_cycles,
                                    const std::vector<std::string>& sets = {}) {
-  const std::string yaml = "name: test\nrun: {progress: false}\nvmexit:\n  tests: " + yaml_list(tests) +
+  const std::string yaml = "name: test\nrun: {progress: false, max_sim_ms: 200}\nvmexit:\n  tests: " + yaml_list(tests) +
                            "\n  goal_cycles: " + std::to_string(goal_cycles) + "\n";
   return scenario(yaml, sets);
 }

@@ -1,0 +1,124 @@
+#include "validation/kvm_stats.h"
+
+#include <algorithm>
+#include <set>
+
+namespace validation {
+namespace {
+
+// Per-vCPU stats (struct kvm_vcpu_stat and the generic halt-poll stats): the binary stats fd
+// names from trace-formats.md first, then older or rarer debugfs names.
+constexpr std::string_view kVcpuStats[] = {
+    "exits", "halt_exits", "irq_exits", "io_exits", "mmio_exits", "irq_window_exits",
+    "hypercalls", "irq_injections", "tlb_flush", "halt_successful_poll", "halt_attempted_poll",
+    "halt_poll_invalid", "halt_wakeup", "halt_poll_success_ns", "halt_poll_fail_ns",
+    "halt_wait_ns", "directed_yield_attempted", "directed_yield_successful",
+    "preemption_reported", "preemption_other", "nested_run",
+    // older / less common
+    "pf_taken", "pf_fixed", "pf_emulate", "pf_spurious", "pf_fast", "pf_mmio_spte_created",
+    "pf_guest", "invlpg", "signal_exits", "nmi_window_exits", "l1d_flush", "request_irq_exits",
+    "host_state_reload", "fpu_reload", "insn_emulation", "insn_emulation_fail",
+    "nmi_injections", "req_event", "guest_mode", "notify_window_exits", "blocking",
+    "halt_poll_success_hist", "halt_poll_fail_hist", "halt_wait_hist", "irq_window",
+    "nmi_window", "request_irq"};
+
+constexpr std::string_view kVmStats[] = {
+    "remote_tlb_flush", "remote_tlb_flush_requests",
+    // older / less common
+    "mmu_shadow_zapped", "mmu_pte_write", "mmu_pte_updated", "mmu_pde_zapped", "mmu_flooded",
+    "mmu_recycled", "mmu_cache_miss", "mmu_unsync", "largepages", "lpages", "pages_4k",
+    "pages_2m", "pages_1g", "nx_lpage_splits", "max_mmu_page_hash_collisions",
+    "max_mmu_rmap_size"};
+
+template <size_t N>
+bool contains(const std::string_view (&set)[N], std::string_view s) {
+  return std::find(std::begin(set), std::end(set), s) != std::end(set);
+}
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+bool is_stat_name(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), name_char);
+}
+
+bool looks_numeric(std::string_view s) {
+  return !s.empty() && ((s.front() >= '0' && s.front() <= '9') || s.front() == '-' || s.front() == '.');
+}
+
+}  // namespace
+
+bool is_known_kvm_stat(std::string_view name) { return kvm_stat_scope(name) != StatScope::Unknown; }
+
+StatScope kvm_stat_scope(std::string_view name) {
+  if (contains(kVcpuStats, name)) return StatScope::Vcpu;
+  if (contains(kVmStats, name)) return StatScope::Vm;
+  return StatScope::Unknown;
+}
+
+std::optional<double> KvmStats::get(std::string_view name) const {
+  auto it = values.find(std::string(name));
+  if (it == values.end()) return std::nullopt;
+  if (const auto* u = std::get_if<uint64_t>(&it->second)) return static_cast<double>(*u);
+  return std::get<double>(it->second);
+}
+
+KvmStats parse_kvm_stats(std::string_view text) {
+  if (text.empty()) throw ParseError(0, "input is empty");
+  KvmStats out;
+  std::set<std::string> unknown;
+  LineReader reader(text, out.stats);
+  Line l;
+  while (reader.next(l)) {
+    std::string_view t = trim(l.text);
+    if (t.empty() || t.front() == '#') continue;
+    // name ends at the first ':', '=' or blank; a path keeps only its basename
+    size_t end = 0;
+    while (end < t.size() && t[end] != ':' && t[end] != '=' && !is_space(t[end])) ++end;
+    std::string_view name = t.substr(0, end);
+    size_t slash = name.rfind('/');
+    if (slash != std::string_view::npos) name = name.substr(slash + 1);
+    std::string_view rest = trim(t.substr(end));
+    if (!rest.empty() && (rest.front() == ':' || rest.front() == '=')) rest = trim(rest.substr(1));
+    auto vals = split_ws(rest);
+    bool known = is_known_kvm_stat(name);
+    bool data_like = is_stat_name(name) && !vals.empty() && looks_numeric(vals.front());
+    if (!data_like && !known) continue;  // "grep: ...: Is a directory", banners
+    std::string why;
+    if (!is_stat_name(name)) {
+      why = "bad statistic name";
+    } else if (vals.empty()) {
+      why = "no value";
+    } else if (vals.size() == 1) {
+      uint64_t u = 0;
+      double d = 0;
+      if (parse_uint(vals[0], u)) out.values[std::string(name)] = u;
+      else if (parse_double(vals[0], d)) out.values[std::string(name)] = d;
+      else why = "bad value";
+    } else {
+      std::vector<uint64_t> h(vals.size());
+      for (size_t i = 0; i < vals.size() && why.empty(); ++i)
+        if (!parse_uint(vals[i], h[i])) why = "bad histogram value";
+      if (why.empty()) out.histograms[std::string(name)] = std::move(h);
+    }
+    if (!why.empty()) {
+      out.stats.bad(l.number, why + ": " + excerpt(t));
+      continue;
+    }
+    ++out.stats.parsed;
+    if (!known) unknown.emplace(name);
+  }
+  if (out.stats.parsed == 0) {
+    const auto& bad = out.stats.bad_samples;
+    throw ParseError(bad.empty() ? out.stats.lines : bad.front().first,
+                     "no 'name value' statistics line in " + std::to_string(out.stats.lines) +
+                         " lines" + (bad.empty() ? "" : " (first problem: " + bad.front().second + ")"));
+  }
+  out.unknown.assign(unknown.begin(), unknown.end());
+  return out;
+}
+
+}  // namespace validation
