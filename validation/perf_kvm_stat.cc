@@ -170,7 +170,7 @@ void Parser::line(const Line& l, std::string_view t, bool cleared) {
   if (cleared) start_new();
   if (t.empty()) return;
   if (starts_with(t, "Analyze events for")) {
-    start_new();
+    if (has_content()) start_new();  // keeps a live timestamp printed just before
     std::string_view h = trim(t.substr(std::string_view("Analyze events for").size()));
     if (ends_with(h, ":")) h.remove_suffix(1);
     cur_.heading = excerpt(trim(h), 200);

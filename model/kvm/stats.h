@@ -9,7 +9,13 @@
 
 namespace kvm {
 
+// Why an exit happened, in the terms of seed 002's charts: the guest's own timer
+// programming and expiry, IPIs it sends, halts, host interrupts (ticks, kicks), I/O, other.
+enum class ExitCause : uint8_t { Timer, Ipi, Halt, HostInterrupt, Io, Other, kCount };
+inline constexpr const char* kExitCauseNames[] = {"timer", "ipi", "halt", "host_interrupt", "io", "other"};
+
 struct VcpuStats {
+  std::array<uint64_t, static_cast<size_t>(ExitCause::kCount)> exits_by_cause{};
   // Exits by basic reason, and the time from each kvm_exit to the next kvm_entry (ns),
   // which is what `perf kvm stat` reports as an event's time.
   std::array<uint64_t, hw::kNumExitReasons> exits_by_reason{};

@@ -266,6 +266,27 @@ void Vcpu::enter_guest(VmxCpu& c) {
 
 // ---- Exits --------------------------------------------------------------------------------
 
+ExitCause Vcpu::exit_cause(const ExitInfo& e) {
+  switch (e.reason) {
+    case EXIT_REASON_MSR_WRITE:
+    case EXIT_REASON_MSR_READ: {
+      const uint32_t msr = e.op->a32;
+      if (msr == MSR_IA32_TSC_DEADLINE || msr == MSR_X2APIC_TMICT || msr == MSR_X2APIC_LVTT || msr == MSR_X2APIC_TMCCT)
+        return ExitCause::Timer;
+      if (msr == MSR_X2APIC_ICR || msr == MSR_X2APIC_SELF_IPI) return ExitCause::Ipi;
+      return ExitCause::Other;
+    }
+    case EXIT_REASON_PREEMPTION_TIMER: return ExitCause::Timer;
+    case EXIT_REASON_VMCALL: return e.op->a == KVM_HC_SEND_IPI ? ExitCause::Ipi : ExitCause::Other;
+    case EXIT_REASON_APIC_WRITE: return (e.qualification & 0xFF0) == APIC_ICR_LOW ? ExitCause::Ipi : ExitCause::Other;
+    case EXIT_REASON_HLT: return ExitCause::Halt;
+    case EXIT_REASON_EXTERNAL_INTERRUPT: return ExitCause::HostInterrupt;
+    case EXIT_REASON_IO_INSTRUCTION:
+    case EXIT_REASON_EPT_MISCONFIG: return ExitCause::Io;
+    default: return ExitCause::Other;
+  }
+}
+
 void Vcpu::skip(VmxCpu& c) {
   c.charge(c.costs().kvm_skip_instruction);
   c.skip_instruction();
@@ -277,6 +298,7 @@ ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
   c.charge(c.costs().kvm_exit_path);
   ++stat.exits;
   ++stat.exits_by_reason[e.reason];
+  ++stat.exits_by_cause[static_cast<size_t>(exit_cause(e))];
   last_exit_start_ = e.start;
   last_exit_reason_ = e.reason;
   exit_open_ = true;

@@ -88,6 +88,7 @@ class Vcpu {
 
  private:
   bool handle_fastpath(hw::VmxCpu& cpu, const hw::ExitInfo& exit);
+  static ExitCause exit_cause(const hw::ExitInfo& e);
   ExitResult handle_cpuid(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_vmcall(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_hlt(hw::VmxCpu& cpu, const hw::ExitInfo& e);

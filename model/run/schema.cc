@@ -71,7 +71,14 @@ sim::Schema build() {
   s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
   s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt) or poll (idle=poll: PAUSE loop)", "guest", {}, {}, {"halt", "poll"}));
   // Workload
-  s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, {"vmexit", "ipi_bench", "idle"}));
+  s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, {"vmexit", "ipi_bench", "vm_mix", "idle"}));
+  s.add(P("mix.timer_rearm_hz", D, "2000", "vm_mix: TSC-deadline reprogrammings per vCPU per second", "workload", 0, 1e7));
+  s.add(P("mix.timer_cancel_share", D, "0.2", "vm_mix: share of reprogrammings that cancel the timer", "workload", 0, 1));
+  s.add(P("mix.resched_ipi_hz", D, "500", "vm_mix: rescheduling IPIs sent per vCPU per second", "workload", 0, 1e7));
+  s.add(P("mix.call_function_hz", D, "100", "vm_mix: call-function IPIs sent per vCPU per second", "workload", 0, 1e7));
+  s.add(P("mix.call_function_targets", I, "4", "vm_mix: destinations of each call-function IPI", "workload", 1, 4095));
+  s.add(P("mix.busy_share", D, "0.5", "vm_mix: share of time computing; the rest halts until the timer", "workload", 0, 1));
+  s.add(P("mix.duration_ms", D, "100", "vm_mix: simulated milliseconds", "workload", 0.01, 1e7));
   s.add(P("ipi.iterations", I, "200", "ipi_bench: iterations of each measurement", "workload", 1, 1e9));
   s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "guest/workload_ipi_bench.h"
+#include "guest/workload_vm_mix.h"
 #include "guest/workload_vmexit.h"
 
 namespace run {
@@ -146,6 +147,17 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     p.target = static_cast<int>(cfg.get_int("ipi.target"));
     if (p.target >= vcpus) throw sim::ConfigError(cfg.source(), 0, "ipi.target", "a vCPU below vm.vcpus", std::to_string(p.target));
     workload = guest::make_ipi_bench_workload(p);
+  } else if (kind == "vm_mix") {
+    guest::VmMixParams p;
+    p.timer_rearm_hz = cfg.get_double("mix.timer_rearm_hz");
+    p.timer_cancel_share = cfg.get_double("mix.timer_cancel_share");
+    p.resched_ipi_hz = cfg.get_double("mix.resched_ipi_hz");
+    p.call_function_hz = cfg.get_double("mix.call_function_hz");
+    p.call_function_targets = static_cast<int>(cfg.get_int("mix.call_function_targets"));
+    p.busy_share = cfg.get_double("mix.busy_share");
+    p.duration_ms = cfg.get_double("mix.duration_ms");
+    p.seed = static_cast<uint64_t>(cfg.get_int("seed"));
+    workload = guest::make_vm_mix_workload(p);
   } else {
     workload = nullptr;  // idle: every vCPU halts
   }

@@ -2,7 +2,24 @@
 return plain picklable values; the parent owns the results store."""
 from __future__ import annotations
 
+import os
+import threading
 import time
+
+
+def init_worker(parent_pid: int) -> None:
+    """Initializer of local worker processes: exit as soon as the parent is gone. A sweep
+    killed with -9 (or an OOM kill) would otherwise leave its spawned workers blocked on
+    their task queue forever. The simulator releases the GIL, so this thread notices even
+    in the middle of a run; a worker never writes the store, so exiting loses nothing."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(0.25)
+
+    threading.Thread(target=watch, name="kvmsim-parent-watch", daemon=True).start()
 
 
 def run_scenario(path: str | None, text: str | None, name: str, sets: list[str],

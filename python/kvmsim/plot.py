@@ -185,7 +185,8 @@ def exit_breakdown(results_or_df: Any, ax=None, *, normalize: bool = False,
     ax.set_xticklabels([str(i) for i in t.index], rotation=30 if len(t.index) > 3 else 0,
                        ha="right" if len(t.index) > 3 else "center")
     ax.set_ylabel("fraction of exits" if normalize else "exits")
-    ax.legend(title="exit reason", fontsize="small")
+    ax.legend(title="exit reason", fontsize="small", loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax
 
 

@@ -144,7 +144,8 @@ def run(scenario: Any, overrides: Any = None, seed: int | None = None, *,
 
     from . import _worker
 
-    with ProcessPoolExecutor(max_workers=1,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker.init_worker,
+                             initargs=(os.getpid(),)) as pool:
         text = pool.submit(_worker.run_scenario, sc.path, sc.text, sc.name, sets, seed).result()
     return Result(text)

@@ -146,7 +146,8 @@ def _compute(tasks: list[dict], on_done, backend: str, jobs: int, client) -> Non
 
         # spawn, never fork: SystemC keeps global state that a forked child must not inherit
         pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))),
-                                   mp_context=multiprocessing.get_context("spawn"))
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker.init_worker, initargs=(os.getpid(),))
         try:
             futures = {pool.submit(_worker.run_point, t): t for t in tasks}
             for fut in as_completed(futures):

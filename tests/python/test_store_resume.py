@@ -8,8 +8,8 @@ import time
 
 import pandas as pd
 
-# 8 points of ~0.2-0.4 s each, so the kill lands mid-sweep.
-SCENARIO = {"vmexit": {"tests": ["tscdeadline", "ipi_halt"], "goal_cycles": 60_000_000}}
+# 8 points of ~0.3-0.6 s each, so the kill lands mid-sweep.
+SCENARIO = {"vmexit": {"tests": ["tscdeadline", "ipi_halt"], "goal_cycles": 120_000_000}}
 GRID = {"kvm.hv_timer": [True, False], "kvm.halt_poll_ns": [0, 50000, 200000, 400000]}
 
 SWEEP = textwrap.dedent(f"""
@@ -30,6 +30,23 @@ def stored(path):
         db.close()
 
 
+def live_in_group(pgid):
+    """Processes of a process group that are still running (not zombies)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
 def test_kill_and_resume(kvmsim, python, tmp_path):
     store = tmp_path / "resume.sqlite"
     proc = subprocess.Popen([python, "-c", SWEEP], cwd=tmp_path, start_new_session=True,
@@ -43,8 +60,13 @@ def test_kill_and_resume(kvmsim, python, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)  # the sweep's own process, as `kill -9 PID`
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
+        # Its spawned worker notices the parent is gone and exits by itself.
+        deadline = time.monotonic() + 10
+        while live_in_group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not live_in_group(proc.pid), "orphaned sweep workers kept running"
     finally:
-        try:  # the orphaned worker: it never writes, but must not outlive the test
+        try:  # whatever is left: it never writes, but must not outlive the test
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
