@@ -18,6 +18,7 @@
 namespace {
 
 void fresh_context() {
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
   auto* ctx = new sc_core::sc_simcontext();  // the previous one is left alive on purpose:
   sc_core::sc_curr_simcontext = ctx;         // deleting it mid-benchmark is not worth the risk
   sc_core::sc_default_global_context = ctx;
@@ -117,6 +118,39 @@ void BM_ExitEventRatio(benchmark::State& state) {
   state.counters["goal_max_ratio"] = 3.0;
 }
 BENCHMARK(BM_ExitEventRatio)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// Wall ns per simulated event of the large-VM mix at `vcpus` (seed 002's T1 shape).
+double vm_mix_ns_per_event(int vcpus) {
+  fresh_context();
+  const std::string yaml = "platform: xeon-platinum-8260\nvm: {vcpus: " + std::to_string(vcpus) +
+                           "}\nworkload: {kind: vm_mix}\nmix: {duration_ms: 30}\n";
+  const sim::Config cfg = sim::Config::load_text(run::scenario_schema(), yaml, "bench", {});
+  const hw::Platform platform = hw::Platform::load("xeon-platinum-8260");
+  run::System sys(cfg, platform);
+  sc_core::sc_start(sc_core::SC_ZERO_TIME);
+  sys.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!sys.workload->done()) sc_core::sc_start(sc_core::sc_time::from_value(sim::ms(1)));
+  const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  uint64_t events = 0;
+  for (auto& c : sys.cores) events += c->events();
+  return ns / static_cast<double>(events);
+}
+
+// Simulated work per IPI must not make the simulator super-linear: wall time per event
+// at 72 vCPUs against 8 (goal: ratio at most 1.5).
+void BM_VmMixScaling(benchmark::State& state) {
+  double small = 0, large = 0;
+  for (auto _ : state) {
+    small = vm_mix_ns_per_event(8);
+    large = vm_mix_ns_per_event(72);
+  }
+  state.counters["ns_per_event_8vcpu"] = small;
+  state.counters["ns_per_event_72vcpu"] = large;
+  state.counters["ratio"] = large / small;
+  state.counters["goal_max_ratio"] = 1.5;
+}
+BENCHMARK(BM_VmMixScaling)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 

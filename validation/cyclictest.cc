@@ -1,5 +1,6 @@
 #include "validation/cyclictest.h"
 
+#include <algorithm>
 #include <map>
 
 namespace validation {
@@ -166,11 +167,13 @@ void Parser::line(const Line& l, std::string_view t) {
     return;
   }
   if (!all_digits(t)) return;  // "policy: fifo: loadavg: ...", banners
-  if (!in_hist_) {
+  auto tok = split_ws(t);
+  // Rows are %06d/%06lu, so they are recognisable even when the "# Histogram" line is lost.
+  bool padded = std::all_of(tok.begin(), tok.end(), [](std::string_view s) { return s.size() >= 6; });
+  if (!in_hist_ && !padded) {
     out_.stats.bad(l.number, "histogram row outside '# Histogram': " + excerpt(t));
     return;
   }
-  auto tok = split_ws(t);
   HistogramBucket b;
   uint64_t bucket = 0;
   bool ok = tok.size() >= 2 && parse_uint(tok[0], bucket) && bucket <= 100'000'000;

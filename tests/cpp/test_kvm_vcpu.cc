@@ -669,7 +669,11 @@ TEST(KvmRunLoop, IoToAnotherPortExitsToUserspace) {
 }
 
 TEST(KvmRunLoop, VmcallUnimplementedHypercallsReturnEnosys) {
-  Rig r;
+  // KICK_CPU and SCHED_YIELD are not implemented, nor is an unknown number; SEND_IPI is
+  // not either when KVM does not offer KVM_FEATURE_PV_SEND_IPI.
+  kvm::KvmParams p;
+  p.pv_send_ipi = false;
+  Rig r(p);
   const uint64_t enosys = static_cast<uint64_t>(-kvm::KVM_ENOSYS);
   int n = 0;
   for (uint64_t nr : {kvm::KVM_HC_KICK_CPU, kvm::KVM_HC_SEND_IPI, kvm::KVM_HC_SCHED_YIELD, uint64_t{12345}}) {
@@ -680,6 +684,35 @@ TEST(KvmRunLoop, VmcallUnimplementedHypercallsReturnEnosys) {
   }
   EXPECT_EQ(enosys, 0xFFFFFFFFFFFFFC18ull);  // -1000
   EXPECT_EQ(r.vcpu(0).stat.hypercalls, 4u);
+  EXPECT_FALSE(r.vcpu(1).pi_desc.pi_test_on());
+}
+
+TEST(KvmRunLoop, VmcallKickAndYieldReturnEnosysEvenWithPvSendIpi) {
+  Rig r;  // default: pv_send_ipi offered
+  const uint64_t enosys = static_cast<uint64_t>(-kvm::KVM_ENOSYS);
+  for (uint64_t nr : {kvm::KVM_HC_KICK_CPU, kvm::KVM_HC_SCHED_YIELD, uint64_t{12345}}) {
+    r.exit(0, hw::EXIT_REASON_VMCALL, op_with_a(OpKind::Vmcall, nr));
+    EXPECT_EQ(r.guest(0).regs.result, enosys) << "hypercall " << nr;
+  }
+}
+
+TEST(KvmRunLoop, VmcallPvSendIpiDeliversToTheBitmapAndReturnsTheCount) {
+  // kvm_pv_send_ipi(low = RBX, high = RCX, min = RDX, icr = RSI): bit i of low is APIC id
+  // min + i (reference §3).
+  Rig r;
+  GuestOp op = op_with_a(OpKind::Vmcall, kvm::KVM_HC_SEND_IPI);
+  op.b = 0b10;    // APIC id 1
+  op.c = 0;
+  op.d = 0;       // min
+  op.e = 0x45;    // fixed, physical, vector 0x45
+  r.exit(0, hw::EXIT_REASON_VMCALL, op);
+  EXPECT_EQ(r.guest(0).regs.result, 1u);
+  EXPECT_TRUE(r.vcpu(1).pi_desc.pi_test_pir(0x45));
+  EXPECT_FALSE(r.vcpu(0).pi_desc.pi_test_pir(0x45));
+  // Logical destination mode or a shorthand is rejected with -EINVAL (-22).
+  op.e = 0x45 | hw::APIC_ICR_DEST_LOGICAL;
+  r.exit(0, hw::EXIT_REASON_VMCALL, op);
+  EXPECT_EQ(r.guest(0).regs.result, static_cast<uint64_t>(-22));
 }
 
 TEST(KvmRunLoop, VmcallVapicPollIrqReturnsZero) {

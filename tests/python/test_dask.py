@@ -6,6 +6,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # tornado, in Debian 12
+
 GRID = {"kvm.hv_timer": [True, False], "kvm.halt_poll_ns": [0, 200000]}
 
 

@@ -99,3 +99,20 @@ def test_python_m_kvmsim_sweep(kvmsim, python, timers, tmp_path):
     p = subprocess.run(cmd[:5] + ["--grid", "kvm.hv_timer=maybe", "--no-store"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "kvm.hv_timer" in p.stderr
+
+
+def test_same_configuration_same_key(kvmsim, tmp_path):
+    import yaml
+
+    nested = {"kvm": {"hv_timer": False}, "vmexit": {"tests": ["cpuid"], "goal_cycles": 200000}}
+    dotted = {"kvm.hv_timer": False, "vmexit.tests": "cpuid", "vmexit.goal_cycles": 200000,
+              "kvm.fastpath": True}  # a default given explicitly
+    path = tmp_path / "n.yaml"
+    path.write_text(yaml.safe_dump(nested))
+    store = tmp_path / "k.sqlite"
+    first = kvmsim.sweep(nested, store=store, progress=False)
+    for other in (dotted, path):
+        df = kvmsim.sweep(other, store=store, progress=False)
+        assert df.attrs["keys"] == first.attrs["keys"] and df.attrs["computed"] == 0
+    # ... and a different seed or value is a different run
+    assert kvmsim.sweep(nested, seeds=[2], store=store, progress=False).attrs["computed"] == 1
