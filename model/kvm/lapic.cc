@@ -126,7 +126,7 @@ uint32_t Lapic::tmcct(const hw::VmxCpu& cpu) const {
 
 bool Lapic::can_use_hv_timer(hw::VmxCpu& cpu) const {
   const KvmParams& p = vcpu_.kvm.params();
-  if (!p.hv_timer || !p.preemption_timer || !cpu.caps().preemption_timer || vcpu_.blocking) return false;
+  if (!p.hv_timer || !p.preemption_timer || !cpu.caps().preemption_timer || vcpu_.halting) return false;
   // vmx_set_hv_timer refuses deltas that do not fit the 32-bit timer after the shift.
   if (expires_ <= cpu.now()) return true;
   const uint64_t delta_tsc = static_cast<uint64_t>(sim::to_us(expires_ - cpu.now()) * cpu.tsc_mhz());

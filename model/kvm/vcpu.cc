@@ -145,12 +145,15 @@ void Vcpu::vcpu_put(VmxCpu& c, bool preempted) {
   }
 }
 
-void Vcpu::pre_block(VmxCpu& c) {
-  blocking = true;
+// x86.c vcpu_block: the hv timer runs only in guest mode, so switch to the software timer
+// before halt-polling (an expired timer must end the poll) and back after the halt.
+void Vcpu::pre_halt(VmxCpu& c) {
+  halting = true;
   lapic.switch_to_sw_timer(c);
 }
 
-void Vcpu::post_block(VmxCpu& c) {
+void Vcpu::post_halt(VmxCpu& c) {
+  halting = false;
   blocking = false;
   lapic.switch_to_hv_timer(c);
 }

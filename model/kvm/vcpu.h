@@ -52,6 +52,7 @@ class Vcpu {
   uint32_t cpu_apic_id = 0;      // that CPU's APIC id (PI NDST)
   uint64_t requests = 0;
   bool blocking = false;         // inside kvm_vcpu_block
+  bool halting = false;          // inside kvm_vcpu_halt (polling or blocked)
   uint64_t halt_poll_ns = 0;     // current polling window
   uint32_t ple_window;
   bool ple_window_dirty = false;
@@ -74,9 +75,10 @@ class Vcpu {
   ExitResult handle_exit(hw::VmxCpu& cpu, const hw::ExitInfo& exit);
   // kvm_vcpu_check_block: is there a reason to stop halting?
   bool has_wake_event() const;
-  // Before/after blocking in kvm_vcpu_block (PI wake-up vector, hv -> sw timer).
-  void pre_block(hw::VmxCpu& cpu);
-  void post_block(hw::VmxCpu& cpu);
+  // Around a halt (vcpu_block: hv -> sw timer and back). `blocking` marks the part spent
+  // in kvm_vcpu_block, where vcpu_put installs the PI wake-up vector.
+  void pre_halt(hw::VmxCpu& cpu);
+  void post_halt(hw::VmxCpu& cpu);
 
   // __apic_accept_irq for a fixed interrupt, from code running on `from`.
   void deliver_interrupt(hw::VmxCpu& from, uint8_t vector);

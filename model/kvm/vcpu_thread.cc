@@ -73,6 +73,7 @@ void VcpuThread::continue_to_guest(host::Cpu& cpu) {
 // kvm_vcpu_halt: poll for up to halt_poll_ns while nothing else wants the CPU, then block.
 void VcpuThread::start_halt(host::Cpu& cpu) {
   halt_start_ = cpu.now();
+  vcpu_.pre_halt(cpu.vmx());
   if (vcpu_.has_wake_event()) {
     finish_halt(cpu, true);
     return;
@@ -103,7 +104,7 @@ void VcpuThread::on_soft_event(host::Cpu& cpu, uint64_t cookie) {
 void VcpuThread::block(host::Cpu& cpu) {
   if (phase_ == Phase::Polling) vcpu_.stat.halt_poll_fail_ns += (cpu.now() - halt_start_) / 1000;
   set_phase(static_cast<int>(Phase::Blocked));
-  vcpu_.pre_block(cpu.vmx());
+  vcpu_.blocking = true;
   cpu.vmx().charge(cpu.vmx().costs().kvm_vcpu_block);
   if (vcpu_.has_wake_event()) {  // the event raced with blocking: kvm_vcpu_check_block
     finish_halt(cpu, false);
@@ -122,8 +123,8 @@ void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
   } else {
     ++vcpu_.stat.halt_wakeup;
     vcpu_.stat.halt_wait_ns += halt_ns;
-    vcpu_.post_block(cpu.vmx());
   }
+  vcpu_.post_halt(cpu.vmx());
   vcpu_.halt_poll_ns = update_halt_poll_ns(vcpu_.halt_poll_ns, halt_ns, true, halt_poll_);
   set_phase(static_cast<int>(Phase::Guest));
   vcpu_.mp_state = MpState::RUNNABLE;
