@@ -91,9 +91,11 @@ void Core::schedule_wake() {
     case State::Root: break;
   }
   if (t != sim::kNever) t = std::max(t, resume_at_);
-  if (wake_pending_ && t == wake_at_) return;
-  wake_.cancel();
-  wake_pending_ = false;
+  if (wake_pending_) {
+    if (t == wake_at_) return;
+    wake_.cancel();
+    wake_pending_ = false;
+  }
   if (t == sim::kNever) return;
   const sim::Picos now = sc_now();
   wake_.notify(sc_core::sc_time::from_value(t > now ? t - now : 0));
@@ -226,7 +228,16 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   vmcs_ = &vmcs;
   guest_ = &guest;
   vmcs.launched = true;
-  entry_check_failures_ += static_cast<uint64_t>(vmentry_check_failures(vmcs));
+  // The checks depend on the controls (and on pointers KVM sets once): re-run them when
+  // the controls changed.
+  const uint64_t ctl[3] = {vmcs.read(VmcsField::PIN_BASED_VM_EXEC_CONTROL), vmcs.read(VmcsField::CPU_BASED_VM_EXEC_CONTROL),
+                           vmcs.read(VmcsField::SECONDARY_VM_EXEC_CONTROL)};
+  if (&vmcs != checked_vmcs_ || ctl[0] != checked_ctl_[0] || ctl[1] != checked_ctl_[1] || ctl[2] != checked_ctl_[2]) {
+    checked_vmcs_ = &vmcs;
+    std::copy(ctl, ctl + 3, checked_ctl_);
+    checked_failures_ = vmentry_check_failures(vmcs);
+  }
+  entry_check_failures_ += static_cast<uint64_t>(checked_failures_);
   if (local_ < last_entry_) ++time_regressions_;  // time monotonicity per core
   last_entry_ = local_;
   charge(costs_.vmx_vmentry);

@@ -169,6 +169,9 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t virtual_self_ipis_ = 0, coalesced_ = 0, guest_posts_ = 0, isolation_violations_ = 0;
   uint64_t entry_check_failures_ = 0, time_regressions_ = 0;
   sim::Picos last_entry_ = 0;
+  const Vmcs* checked_vmcs_ = nullptr;
+  uint64_t checked_ctl_[3] = {0, 0, 0};
+  int checked_failures_ = 0;
   sim::Picos acc_[3] = {0, 0, 0};
   sim::Picos state_since_ = 0;
 };

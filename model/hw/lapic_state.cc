@@ -48,9 +48,7 @@ bool LapicRegisters::accept_fixed(uint8_t vector, bool level) {
   return !apic_test_and_set_vector(vector, irr_);
 }
 
-int LapicRegisters::deliverable_vector() const {
-  // Fast exit for the common empty IRR (checked at every guest instruction boundary).
-  if ((irr_[0] | irr_[1] | irr_[2] | irr_[3] | irr_[4] | irr_[5] | irr_[6] | irr_[7]) == 0) return -1;
+int LapicRegisters::deliverable_vector_slow() const {
   const int v = highest_irr();
   if (v < 0 || (v & 0xF0) <= (ppr() & 0xF0)) return -1;
   return v;

@@ -87,7 +87,12 @@ class LapicRegisters {
   bool accept_fixed(uint8_t vector, bool level);
 
   // Highest IRR vector whose priority class [7:4] is above PPR[7:4], else -1.
-  int deliverable_vector() const;
+  int deliverable_vector() const {
+    // Fast exit for the common empty IRR (checked at every guest instruction boundary).
+    if ((irr_[0] | irr_[1] | irr_[2] | irr_[3] | irr_[4] | irr_[5] | irr_[6] | irr_[7]) == 0) return -1;
+    return deliverable_vector_slow();
+  }
+  int deliverable_vector_slow() const;
 
   // Interrupt acknowledge: moves the vector from IRR to ISR.
   void start_service(uint8_t vector);

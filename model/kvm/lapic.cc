@@ -256,8 +256,7 @@ void Lapic::switch_to_hv_timer(hw::VmxCpu& cpu) {
   ++vcpu_.stat.hv_timer_armed;
 }
 
-void Lapic::wait_lapic_expire(hw::VmxCpu& cpu) {
-  if (!expired_tscdeadline_) return;
+void Lapic::wait_lapic_expire_slow(hw::VmxCpu& cpu) {
   const uint64_t deadline = expired_tscdeadline_;
   expired_tscdeadline_ = 0;
   const uint64_t now = vcpu_.guest_tsc(cpu);

@@ -50,7 +50,10 @@ class Lapic {
   void switch_to_hv_timer(hw::VmxCpu& cpu);               // after unblocking
   // kvm_wait_lapic_expire before entry: busy-wait to the real deadline if the interrupt
   // was injected early, and tune timer_advance_ns.
-  void wait_lapic_expire(hw::VmxCpu& cpu);
+  void wait_lapic_expire(hw::VmxCpu& cpu) {
+    if (expired_tscdeadline_) wait_lapic_expire_slow(cpu);
+  }
+  void wait_lapic_expire_slow(hw::VmxCpu& cpu);
   // One-shot and periodic mode (TMICT, TDCR; KVM's APIC bus runs at 1 GHz,
   // APIC_BUS_CYCLE_NS = 1); TMCCT is computed on read.
   void set_tmict(hw::VmxCpu& cpu, uint32_t value);
