@@ -42,20 +42,29 @@ struct Prefix {
 
 enum class PrefixKind { NotEvent, Bad, Event };
 
-// Finds "[NNN]" preceded by "comm-pid": the CPU column.
-size_t find_cpu_field(std::string_view t, size_t& close) {
+// Where "comm-pid [cpu]" (ftrace, trace-cmd) or "comm pid [cpu]" (perf script) sits.
+struct CpuField {
+  size_t open = std::string_view::npos, close = 0;  // the brackets
+  size_t pid_begin = 0, pid_end = 0;
+};
+
+// Finds "[NNN]" preceded by a pid. Each scan only walks the blanks and digits next to one '[',
+// so a line full of brackets stays linear.
+CpuField find_cpu_field(std::string_view t) {
+  CpuField f;
   for (size_t i = t.find('['); i != std::string_view::npos; i = t.find('[', i + 1)) {
     size_t j = i + 1;
     while (j < t.size() && is_digit(t[j])) ++j;
     if (j == i + 1 || j >= t.size() || t[j] != ']' || j - i > 6) continue;
-    std::string_view head = trim(t.substr(0, i));
-    size_t k = head.size();
-    while (k > 0 && is_digit(head[k - 1])) --k;
-    if (k == head.size() || k == 0 || head[k - 1] != '-') continue;
-    close = j;
-    return i;
+    size_t e = i;
+    while (e > 0 && is_space(t[e - 1])) --e;
+    size_t k = e;
+    while (k > 0 && is_digit(t[k - 1])) --k;
+    if (k == e || k == 0 || (t[k - 1] != '-' && !is_space(t[k - 1]))) continue;
+    f.open = i, f.close = j, f.pid_begin = k, f.pid_end = e;
+    return f;
   }
-  return std::string_view::npos;
+  return f;
 }
 
 std::string_view next_token(std::string_view& s) {
@@ -69,19 +78,17 @@ std::string_view next_token(std::string_view& s) {
 }
 
 PrefixKind parse_prefix(std::string_view t, Prefix& p, std::string& why) {
-  size_t close = 0;
-  size_t open = find_cpu_field(t, close);
-  if (open == std::string_view::npos) return PrefixKind::NotEvent;
-  std::string_view head = trim(t.substr(0, open));
+  CpuField f = find_cpu_field(t);
+  if (f.open == std::string_view::npos) return PrefixKind::NotEvent;
   uint64_t pid = 0, cpu = 0;
-  if (!parse_uint(head.substr(head.rfind('-') + 1), pid) || pid > 0xffffffffull ||
-      !parse_uint(t.substr(open + 1, close - open - 1), cpu)) {
+  if (!parse_uint(t.substr(f.pid_begin, f.pid_end - f.pid_begin), pid) || pid > 0xffffffffull ||
+      !parse_uint(t.substr(f.open + 1, f.close - f.open - 1), cpu)) {
     why = "bad pid or CPU column";
     return PrefixKind::Bad;
   }
   p.pid = static_cast<uint32_t>(pid);
   p.cpu = static_cast<int>(cpu);
-  std::string_view rest = t.substr(close + 1);
+  std::string_view rest = t.substr(f.close + 1);
   std::string_view tok = next_token(rest);
   if (!ends_with(tok, ":") || !parse_timestamp(tok.substr(0, tok.size() - 1), p.t_ns)) {
     tok = next_token(rest);  // the first one was the irqs-off/need-resched/... flags column
@@ -95,6 +102,15 @@ PrefixKind parse_prefix(std::string_view t, Prefix& p, std::string& why) {
   if (colon == std::string_view::npos || colon == 0) {
     why = "no 'event:' after the timestamp";
     return PrefixKind::Bad;
+  }
+  // perf script names events "kvm:kvm_exit:"
+  if (colon + 1 < rest.size() && !is_space(rest[colon + 1])) {
+    rest = rest.substr(colon + 1);
+    colon = rest.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      why = "no 'event:' after the timestamp";
+      return PrefixKind::Bad;
+    }
   }
   p.event = rest.substr(0, colon);
   for (char c : p.event)
@@ -342,6 +358,9 @@ void pair_exits(std::vector<ExitOrEntry>& ev, KvmTrace& out) {
     out.exits.push_back(std::move(s));
   }
   out.unpaired_exits += open.size();
+  // spans were closed in entry order; report them in exit order
+  std::stable_sort(out.exits.begin(), out.exits.end(),
+                   [](const ExitSpan& a, const ExitSpan& b) { return a.start_s < b.start_s; });
 }
 
 bool mentions_kvm_event(std::string_view t) {

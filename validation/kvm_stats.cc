@@ -66,50 +66,79 @@ std::optional<double> KvmStats::get(std::string_view name) const {
   return std::get<double>(it->second);
 }
 
+namespace {
+
+// One "name value..." line read: a scalar, or several numbers (a *_hist array).
+struct StatLine {
+  std::string_view name;
+  size_t depth = 0;  // '/' in the path: 0 for "exits 12", 5 for /sys/kernel/debug/kvm/exits
+  std::variant<uint64_t, double> value;
+  std::vector<uint64_t> hist;
+};
+
+enum class LineKind { Noise, Bad, Stat };
+
+LineKind read_line(std::string_view t, StatLine& s, std::string& why) {
+  // the name ends at the first ':', '=' or blank; a path keeps only its basename
+  size_t end = 0;
+  while (end < t.size() && t[end] != ':' && t[end] != '=' && !is_space(t[end])) ++end;
+  s.name = t.substr(0, end);
+  s.depth = static_cast<size_t>(std::count(s.name.begin(), s.name.end(), '/'));
+  size_t slash = s.name.rfind('/');
+  if (slash != std::string_view::npos) s.name = s.name.substr(slash + 1);
+  std::string_view rest = trim(t.substr(end));
+  if (!rest.empty() && (rest.front() == ':' || rest.front() == '=')) rest = trim(rest.substr(1));
+  auto vals = split_ws(rest);
+  bool data_like = is_stat_name(s.name) && !vals.empty() && looks_numeric(vals.front());
+  if (!data_like && !is_known_kvm_stat(s.name)) return LineKind::Noise;  // "grep: ...: Is a directory"
+  if (vals.empty()) {
+    why = "no value";
+    return LineKind::Bad;
+  }
+  if (vals.size() == 1) {
+    uint64_t u = 0;
+    double d = 0;
+    if (parse_uint(vals[0], u)) s.value = u;
+    else if (parse_double(vals[0], d)) s.value = d;
+    else why = "bad value";
+  } else {
+    s.hist.resize(vals.size());
+    for (size_t i = 0; i < vals.size() && why.empty(); ++i)
+      if (!parse_uint(vals[i], s.hist[i])) why = "bad histogram value";
+  }
+  return why.empty() ? LineKind::Stat : LineKind::Bad;
+}
+
+}  // namespace
+
 KvmStats parse_kvm_stats(std::string_view text) {
   if (text.empty()) throw ParseError(0, "input is empty");
   KvmStats out;
   std::set<std::string> unknown;
+  std::map<std::string, size_t> depth_of;
   LineReader reader(text, out.stats);
   Line l;
   while (reader.next(l)) {
     std::string_view t = trim(l.text);
     if (t.empty() || t.front() == '#') continue;
-    // name ends at the first ':', '=' or blank; a path keeps only its basename
-    size_t end = 0;
-    while (end < t.size() && t[end] != ':' && t[end] != '=' && !is_space(t[end])) ++end;
-    std::string_view name = t.substr(0, end);
-    size_t slash = name.rfind('/');
-    if (slash != std::string_view::npos) name = name.substr(slash + 1);
-    std::string_view rest = trim(t.substr(end));
-    if (!rest.empty() && (rest.front() == ':' || rest.front() == '=')) rest = trim(rest.substr(1));
-    auto vals = split_ws(rest);
-    bool known = is_known_kvm_stat(name);
-    bool data_like = is_stat_name(name) && !vals.empty() && looks_numeric(vals.front());
-    if (!data_like && !known) continue;  // "grep: ...: Is a directory", banners
+    StatLine s;
     std::string why;
-    if (!is_stat_name(name)) {
-      why = "bad statistic name";
-    } else if (vals.empty()) {
-      why = "no value";
-    } else if (vals.size() == 1) {
-      uint64_t u = 0;
-      double d = 0;
-      if (parse_uint(vals[0], u)) out.values[std::string(name)] = u;
-      else if (parse_double(vals[0], d)) out.values[std::string(name)] = d;
-      else why = "bad value";
-    } else {
-      std::vector<uint64_t> h(vals.size());
-      for (size_t i = 0; i < vals.size() && why.empty(); ++i)
-        if (!parse_uint(vals[i], h[i])) why = "bad histogram value";
-      if (why.empty()) out.histograms[std::string(name)] = std::move(h);
-    }
-    if (!why.empty()) {
+    LineKind kind = read_line(t, s, why);
+    if (kind == LineKind::Noise) continue;
+    if (kind == LineKind::Bad) {
       out.stats.bad(l.number, why + ": " + excerpt(t));
       continue;
     }
     ++out.stats.parsed;
-    if (!known) unknown.emplace(name);
+    std::string name(s.name);
+    // `grep -r . /sys/kernel/debug/kvm` also lists <pid>-<fd>/vcpuN/exits: the VM-wide file
+    // higher up (fewer '/') wins over a per-VM or per-vCPU one of the same name.
+    auto [seen, fresh] = depth_of.try_emplace(name, s.depth);
+    if (!fresh && s.depth > seen->second) continue;
+    seen->second = s.depth;
+    if (s.hist.empty()) out.values[name] = s.value;
+    else out.histograms[name] = std::move(s.hist);
+    if (!is_known_kvm_stat(name)) unknown.insert(std::move(name));
   }
   if (out.stats.parsed == 0) {
     const auto& bad = out.stats.bad_samples;

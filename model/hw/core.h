@@ -65,6 +65,9 @@ class Core : public sc_core::sc_module, public VmxCpu {
   bool idle() const { return state_ == State::Idle; }
   // Clamp local time up to SystemC time (when host code starts from an outside event).
   void sync_local();
+  // Re-arm the wake-up after software changed the core's state from outside its own
+  // process (the first VM entry at start-up).
+  void reschedule() { schedule_wake(); }
 
   // --- Memory ---
   void notify_line(MemLine* line, sim::Picos visible);

@@ -34,7 +34,8 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   from.charge(costs_.kvm_handle_icr);
   if (icr.mode != hw::DeliveryMode::Fixed && icr.mode != hw::DeliveryMode::LowestPrio) return;  // NMI/INIT/SIPI: later issues
   // The optimized map (kvm_apic_map) resolves a physical destination directly.
-  if (icr.shorthand == hw::Shorthand::None && !icr.logical && icr.dest != 0xFFFFFFFFu) {
+  const uint32_t broadcast = sender.lapic.regs.x2apic_mode() ? 0xFFFFFFFFu : 0xFFu;  // kvm_apic_is_broadcast_dest
+  if (icr.shorthand == hw::Shorthand::None && !icr.logical && icr.dest != broadcast) {
     if (Vcpu* v = vcpu_by_apic_id(icr.dest)) v->deliver_interrupt(from, icr.vector);
     return;
   }

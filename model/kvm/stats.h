@@ -21,6 +21,7 @@ struct VcpuStats {
   std::array<uint64_t, hw::kNumExitReasons> exits_by_reason{};
   std::array<sim::Summary, hw::kNumExitReasons> exit_time_ns{};
   uint64_t exits = 0;
+  uint64_t exits_unknown_reason = 0;
   uint64_t fastpath_exits = 0;
   uint64_t userspace_exits = 0;   // KVM_RUN returned to the VMM
   uint64_t halt_exits = 0;

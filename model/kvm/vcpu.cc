@@ -158,7 +158,10 @@ void Vcpu::post_halt(VmxCpu& c) {
   lapic.switch_to_hv_timer(c);
 }
 
+// kvm_vcpu_check_block / kvm_vcpu_has_events: a maskable interrupt ends a halt only when
+// the guest can take it (RFLAGS.IF; NMI and INIT are not modelled yet).
 bool Vcpu::has_wake_event() const {
+  if (guest && !guest->regs.rflags_if) return false;
   if (lapic.timer_pending()) return true;
   if (apicv_active()) {
     if (pi_desc.pi_test_on() || !pi_desc.pi_is_pir_empty()) return true;
@@ -300,6 +303,11 @@ ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
   mode = VcpuMode::OUTSIDE_GUEST_MODE;
   c.charge(c.costs().kvm_exit_path);
   ++stat.exits;
+  if (e.reason >= kNumExitReasons) {  // not an SDM basic exit reason the model knows
+    ++stat.exits_unknown_reason;
+    c.charge(c.costs().kvm_handle_exit);
+    return handle_unknown(c, e);
+  }
   ++stat.exits_by_reason[e.reason];
   ++stat.exits_by_cause[static_cast<size_t>(exit_cause(e))];
   last_exit_start_ = e.start;
@@ -310,7 +318,7 @@ ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
     return ExitResult::Reenter;
   }
   c.charge(c.costs().kvm_handle_exit);
-  return (this->*kExitHandlers[e.reason < kNumExitReasons ? e.reason : 0])(c, e);
+  return (this->*kExitHandlers[e.reason])(c, e);
 }
 
 // vmx_exit_handlers_fastpath: single-target physical ICR writes, TSC_DEADLINE writes and

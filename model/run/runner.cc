@@ -26,6 +26,8 @@ class FreshSimContext {
     ctx_ = new sc_core::sc_simcontext();
     sc_core::sc_curr_simcontext = ctx_;
     sc_core::sc_default_global_context = ctx_;
+    // A run's last sc_start may find nothing left to do; that is not worth a warning.
+    sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
   }
   ~FreshSimContext() {
     sc_core::sc_curr_simcontext = nullptr;
@@ -46,6 +48,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   std::array<uint64_t, hw::kNumExitReasons> by_reason{};
   kvm::VcpuStats total;
   std::ostringstream csv;
+  csv.precision(12);  // enough digits to round-trip the simulated microseconds
   csv << "vm,vcpu,reason,count,mean_us,max_us\n";
   for (int i = 0; i < sys.vm->nr_vcpus(); ++i) {
     const kvm::VcpuStats& st = sys.vm->vcpu(i).stat;
@@ -181,7 +184,6 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["apic_bus.messages"] = static_cast<double>(sys.bus->messages());
 
   nlohmann::json s;
-  s["kvmsim_version"] = version();
   s["version"] = version();
   s["scenario"] = cfg.echo();
   s["scenario_file"] = cfg.source();
@@ -200,6 +202,15 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
 
 const char* version() { return KVMSIM_VERSION; }
 
+// A relative platform path is relative to the scenario file's folder (names are looked up
+// in platforms/ by Platform::load).
+std::string resolve_platform(const sim::Config& cfg) {
+  const std::string p = cfg.get_string("platform");
+  if (p.find('/') == std::string::npos || p[0] == '/') return p;
+  const std::filesystem::path beside = std::filesystem::path(cfg.source()).parent_path() / p;
+  return std::filesystem::exists(beside) ? beside.string() : p;
+}
+
 sim::Config load_scenario_file(const std::string& path, const std::vector<std::string>& sets) {
   return sim::Config::load_file(scenario_schema(), path, sets);
 }
@@ -207,7 +218,7 @@ sim::Config load_scenario_file(const std::string& path, const std::vector<std::s
 RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts) {
   const auto wall0 = std::chrono::steady_clock::now();
   RunResult r;
-  const hw::Platform platform = hw::Platform::load(cfg.get_string("platform"));
+  const hw::Platform platform = hw::Platform::load(resolve_platform(cfg));
   {
     FreshSimContext ctx;
     System sys(cfg, platform);

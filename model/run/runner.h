@@ -45,5 +45,6 @@ void write_results(const RunResult& r, const std::string& dir);
 std::string format_summary(const RunResult& r);
 
 const char* version();
+std::string resolve_platform(const sim::Config& cfg);
 
 }  // namespace run

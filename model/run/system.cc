@@ -168,6 +168,9 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
 
 System::~System() = default;
 
-void System::start() { kernel->start(); }
+void System::start() {
+  kernel->start();
+  for (auto& c : cores) c->reschedule();  // start() ran outside the cores' processes
+}
 
 }  // namespace run

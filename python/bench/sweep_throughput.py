@@ -29,14 +29,19 @@ def main() -> int:
     t = time.perf_counter()
     one = kvmsim.run(scenario)
     print(f"one run in this process: {time.perf_counter() - t:.2f} s, "
-          f"{one.metrics['exits.total']:.0f} exits; cores: {os.cpu_count()}")
+          f"{one.metrics['exits.total']:.0f} exits; cores: {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    if os.getloadavg()[0] > 0.5:
+        print("note: the machine is busy; the speed-up measures what is left of it")
 
     base = None
     reference = None
     for jobs in [int(j) for j in a.jobs.split(",")]:
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), os.times()
         df = kvmsim.sweep(scenario, seeds=seeds, jobs=jobs, store=None, progress=False)
-        el = time.perf_counter() - t
+        el, c1 = time.perf_counter() - t, os.times()
+        # CPU seconds of the (reaped) worker processes: how many cores the sweep really got
+        cpu = (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system)
         rate = len(df) / el
         if reference is None:
             reference = df
@@ -45,7 +50,8 @@ def main() -> int:
             return 1
         base = base or rate
         print(f"jobs={jobs}: {len(df)} runs in {el:.2f} s = {rate:.2f} runs/s "
-              f"(x{rate / base:.2f} vs jobs={a.jobs.split(',')[0]})")
+              f"(x{rate / base:.2f} vs jobs={a.jobs.split(',')[0]}); workers used "
+              f"{cpu:.2f} CPU-s = {cpu / el:.2f} cores")
     return 0
 
 

@@ -21,7 +21,7 @@ from ._kvmsim import ConfigError  # noqa: E402
 from ._scenario import resolve, schema, schema_markdown  # noqa: E402
 from .result import Result, run  # noqa: E402
 from .store import Store, open_store  # noqa: E402
-from .sweep import DEFAULT_STORE, sweep  # noqa: E402
+from .sweep import DEFAULT_STORE, SweepError, sweep  # noqa: E402
 
 
 def version() -> str:
@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_STORE",
     "Result",
     "Store",
+    "SweepError",
     "open_store",
     "plot",
     "resolve",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import numbers
 import os
 import sys
 import time
@@ -137,7 +138,11 @@ def _compute(tasks: list[dict], on_done, backend: str, jobs: int, client) -> Non
 
     if backend == "inline":
         for t in tasks:
-            on_done(*_worker.run_point(t))
+            try:
+                result = _worker.run_point(t)
+            except Exception as exc:  # noqa: BLE001
+                raise SweepError(f"run failed: {t['label']}: {type(exc).__name__}: {exc}") from exc
+            on_done(*result)
         return
 
     if backend == "process":
@@ -162,6 +167,11 @@ def _compute(tasks: list[dict], on_done, backend: str, jobs: int, client) -> Non
                     continue
                 on_done(*fut.result())
         except BaseException:
+            # Interrupted (Ctrl-C, or on_done failed): stop now rather than when the runs in
+            # flight finish. Workers never write the store, so killing them loses nothing
+            # that a rerun would not compute again.
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
@@ -245,7 +255,7 @@ def sweep(scenario: Any, grid: Mapping[str, Any] | None = None, seeds: Any = Non
     else:
         if "seed" in grid:
             raise ValueError("give seeds either in grid['seed'] or as seeds=, not both")
-        seed_list = [check_seed(s) for s in ([seeds] if isinstance(seeds, int) else seeds)]
+        seed_list = [check_seed(s) for s in ([seeds] if isinstance(seeds, numbers.Integral) else seeds)]
         if not seed_list:
             raise ValueError("seeds is empty")
     if jobs is None:
@@ -274,7 +284,7 @@ def sweep(scenario: Any, grid: Mapping[str, Any] | None = None, seeds: Any = Non
         bar = _Progress(len(tasks), cached, progress)
 
         def on_done(key: str, text: str, wall_s: float) -> None:
-            got = json.loads(text)["summary"].get("kvmsim_version")
+            got = json.loads(text)["summary"].get("version")
             if got != version:
                 raise SweepError(f"a worker runs kvmsim {got}, this process {version}: "
                                  "give every worker the same build")

@@ -256,10 +256,6 @@ TEST(Core, WithoutApicvIpisToARunningVcpuExit) {
 }
 
 TEST(Core, GuestRunsFromTheFirstEntry) {
-  GTEST_SKIP() << "bug: hw::Core::vmenter (model/hw/core.cc) does not call schedule_wake(); the first "
-                  "VM entry, made by host::Kernel::start() outside the core's SC_METHOD, leaves the core's "
-                  "only wake-up at the first host tick (4 ms at HZ=250), so no guest instruction runs before "
-                  "then (every run starts with 4 ms of dead time that cpu.guest_pct counts as guest time)";
   // 400 us is plenty for 20 IPIs 8 us apart if the guests start at time 0.
   const DirectRun r = run_ipis_to_running_vcpu(true, sim::us(400));
   EXPECT_EQ(r.sent, kIpis);

@@ -34,7 +34,7 @@ size_t count_lines(std::string_view s) {
 }
 
 std::string garble(std::string text, std::mt19937& rng) {
-  size_t at = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+  size_t at = std::uniform_int_distribution<size_t>(0, text.size() - 1)(rng);  // inside a line
   int n = std::uniform_int_distribution<int>(1, 4)(rng);
   for (int i = 0; i < n; ++i) {
     char c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));

@@ -47,7 +47,7 @@ std::string join(const std::vector<std::string>& lines) {
 }
 
 std::string garble(std::string text, std::mt19937& rng) {
-  size_t at = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+  size_t at = std::uniform_int_distribution<size_t>(0, text.size() - 1)(rng);  // inside a line
   int n = std::uniform_int_distribution<int>(1, 4)(rng);
   for (int i = 0; i < n; ++i) {
     char c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
@@ -181,6 +181,25 @@ TEST(ParseFtrace, TwoThreadsInterleavedOnOneCpuPairByThread) {
   EXPECT_DOUBLE_EQ(t.by_reason.at("CPUID").total_us, 1.0);
   EXPECT_EQ(t.exits[0].vcpu, 0);
   EXPECT_EQ(t.unpaired_exits + t.unpaired_entries, 0u);
+}
+
+TEST(ParseFtrace, PerfScriptOutput) {
+  const char* text =
+      " qemu-system-x86  3406 [002]  2207.853553: kvm:kvm_exit: reason EXTERNAL_INTERRUPT rip "
+      "0xffffffff9ed2c3de info 0 800000ec\n"
+      " qemu-system-x86  3406 [002]  2207.853556: kvm:kvm_entry: vcpu 0\n";
+  KvmTrace t = parse_ftrace_kvm(text);
+  ASSERT_EQ(t.exits.size(), 1u);
+  EXPECT_EQ(t.exits[0].pid, 3406u);
+  EXPECT_EQ(t.exits[0].cpu, 2);
+  EXPECT_DOUBLE_EQ(t.exits[0].duration_us, 3.0);
+}
+
+TEST(ParseFtrace, LineFullOfBracketsIsNoise) {
+  std::string junk;
+  for (int i = 0; i < 20000; ++i) junk += " [1] -[";
+  KvmTrace t = parse_ftrace_kvm(junk + "\n x-1 [000] 1.0: kvm_entry: vcpu 0\n");
+  EXPECT_EQ(t.kvm_entry_events, 1u);
 }
 
 TEST(ParseFtrace, ReasonFlagsSvmNamesAndNestedExits) {

@@ -34,7 +34,7 @@ size_t count_lines(std::string_view s) {
 }
 
 std::string garble(std::string text, std::mt19937& rng) {
-  size_t at = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+  size_t at = std::uniform_int_distribution<size_t>(0, text.size() - 1)(rng);  // inside a line
   int n = std::uniform_int_distribution<int>(1, 4)(rng);
   for (int i = 0; i < n; ++i) {
     char c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
@@ -85,6 +85,18 @@ TEST(ParseKvmStats, AllLineFormsUnknownNamesAndHistograms) {
   nlohmann::json j = to_json(s);
   EXPECT_EQ(j["stats"]["exits"], 12);
   EXPECT_EQ(j["unknown"].size(), 2u);
+}
+
+TEST(ParseKvmStats, RecursiveGrepPrefersTheVmWideFile) {
+  const char* text =
+      "/sys/kernel/debug/kvm/18971-14/vcpu0/exits:100\n"
+      "/sys/kernel/debug/kvm/exits:300\n"
+      "/sys/kernel/debug/kvm/18971-14/vcpu1/exits:200\n"
+      "/sys/kernel/debug/kvm/18971-14/vcpu1/halt_exits:7\n";
+  KvmStats s = parse_kvm_stats(text);
+  EXPECT_EQ(*s.get("exits"), 300);
+  EXPECT_EQ(*s.get("halt_exits"), 7);
+  EXPECT_EQ(s.stats.parsed, 4u);
 }
 
 TEST(ParseKvmStats, ScopesOfKnownNames) {

@@ -35,7 +35,7 @@ size_t count_lines(std::string_view s) {
 
 // Inserts 1-4 random bytes (never '\n', so lines stay lines) into one random line.
 std::string garble(std::string text, std::mt19937& rng) {
-  size_t at = std::uniform_int_distribution<size_t>(0, text.size())(rng);
+  size_t at = std::uniform_int_distribution<size_t>(0, text.size() - 1)(rng);  // inside a line
   int n = std::uniform_int_distribution<int>(1, 4)(rng);
   for (int i = 0; i < n; ++i) {
     char c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
@@ -141,7 +141,11 @@ TEST(ParsePerf, TruncatedSingleReportIsPartial) {
   EXPECT_FALSE(r.complete);
   EXPECT_EQ(r.reports, 0u);
   EXPECT_EQ(r.rows.size(), 8u);
-  EXPECT_EQ(r.stats.bad_lines, 1u);  // the cut "   " + name fragment
+  EXPECT_EQ(r.stats.bad_lines, 0u);  // cut in the blanks before "CPUID"
+  PerfKvmStat mid = parse_perf_kvm_stat(text.substr(0, text.find("CPUID") + 16));
+  EXPECT_EQ(mid.rows.size(), 8u);
+  ASSERT_EQ(mid.stats.bad_lines, 1u);  // "CPUID        311" is half a row
+  EXPECT_EQ(mid.stats.bad_samples[0].first, 15u);
 }
 
 TEST(ParsePerf, MmioAndIoportKeysWithColonsAndSpaces) {
@@ -265,7 +269,9 @@ TEST(ParsePerf, TruncationAtEveryByteIsSane) {
         EXPECT_LE(r.stats.parsed + r.stats.bad_lines, r.stats.lines);
         EXPECT_LE(r.rows.size(), 12u);
         EXPECT_LE(r.reports, 2u);
-        if (n == text.size()) EXPECT_EQ(r.rows.size(), full_rows);
+        if (n == text.size()) {
+          EXPECT_EQ(r.rows.size(), full_rows);
+        }
         if (n > 0 && text[n - 1] == '\n') {  // whole lines only: never fewer parsed lines
           EXPECT_GE(r.stats.parsed, last_parsed) << name << " at " << n;
           last_parsed = r.stats.parsed;
