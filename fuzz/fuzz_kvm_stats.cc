@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     auto result = validation::parse_kvm_stats(text);
     const validation::ParseStats& s = result.stats;
-    if (s.parsed + s.bad_lines > s.lines || s.bad_samples.size() > validation::ParseStats::kMaxSamples)
+    if (s.parsed + s.bad_lines > s.lines ||
+        s.bad_samples.size() > validation::ParseStats::kMaxSamples)
       __builtin_trap();
     // dump() throws on invalid UTF-8: the JSON of any input must be printable
     (void)validation::to_json(result).dump();

@@ -169,7 +169,8 @@ void Parser::line(const Line& l, std::string_view t) {
   if (!all_digits(t)) return;  // "policy: fifo: loadavg: ...", banners
   auto tok = split_ws(t);
   // Rows are %06d/%06lu, so they are recognisable even when the "# Histogram" line is lost.
-  bool padded = std::all_of(tok.begin(), tok.end(), [](std::string_view s) { return s.size() >= 6; });
+  bool padded =
+      std::all_of(tok.begin(), tok.end(), [](std::string_view s) { return s.size() >= 6; });
   if (!in_hist_ && !padded) {
     out_.stats.bad(l.number, "histogram row outside '# Histogram': " + excerpt(t));
     return;
@@ -228,13 +229,8 @@ Cyclictest Parser::run(std::string_view text) {
       line(l, trim(l.text));
     }
   }
-  if (threads_.empty() && out_.histogram.empty() && !footer_seen_) {
-    const auto& bad = out_.stats.bad_samples;
-    throw ParseError(bad.empty() ? out_.stats.lines : bad.front().first,
-                     "no cyclictest thread line ('T: 0 (...) P:... Min:...') or histogram in " +
-                         std::to_string(out_.stats.lines) + " lines" +
-                         (bad.empty() ? "" : " (first problem: " + bad.front().second + ")"));
-  }
+  if (threads_.empty() && out_.histogram.empty() && !footer_seen_)
+    throw_nothing_found(out_.stats, "cyclictest thread line ('T: 0 (...) ...') or histogram");
   finish();
   return std::move(out_);
 }

@@ -58,7 +58,8 @@ Format detect_format(std::string_view text) {
       score[2] += 5;
     auto tok = split_ws(t);
     if (tok.size() == 3 && (tok[0] == "ipi" || tok[0] == "eoi")) tok.erase(tok.begin());
-    if (tok.size() == 2 && is_known_vmexit_test(tok[0]) && (is_int(tok[1]) || tok[1] == "(skipped)"))
+    if (tok.size() == 2 && is_known_vmexit_test(tok[0]) &&
+        (is_int(tok[1]) || tok[1] == "(skipped)"))
       score[3] += 2;
     if (is_known_stat_line(t) || starts_with(t, "/sys/kernel/debug/kvm/")) score[4] += 2;
   }

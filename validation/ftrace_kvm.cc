@@ -140,7 +140,8 @@ bool is_hex_field(std::string_view key) {
 }
 
 // kvm_exit / kvm_nested_vmexit, new and old forms:
-//   vcpu %u reason %s%s%s rip 0x%lx info1 0x%016llx info2 0x%016llx intr_info 0x%08x error_code 0x%08x
+//   vcpu %u reason %s%s%s rip 0x%lx info1 0x%016llx info2 0x%016llx intr_info 0x%08x
+//     error_code 0x%08x  [newer kernels append "requests 0x..." and flags]
 //   vcpu %u reason %s rip 0x%lx info %llx %llx
 //   reason %s rip 0x%lx info %llx %llx
 bool parse_exit(std::string_view payload, int& vcpu, std::string& reason, std::string& why) {
@@ -308,7 +309,8 @@ struct ExitOrEntry {
 
 template <class V>
 void sort_by_time(V& v) {
-  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.time_s < b.time_s; });
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.time_s < b.time_s; });
 }
 
 void pair_exits(std::vector<ExitOrEntry>& ev, KvmTrace& out) {
@@ -437,12 +439,8 @@ KvmTrace parse_ftrace_kvm(std::string_view text) {
     if (ok) ++out.stats.parsed;
     else out.stats.bad(l.number, std::string(p.event) + ": " + why + ": " + excerpt(p.payload));
   }
-  if (event_lines == 0 && out.stats.parsed == 0) {
-    const auto& bad = out.stats.bad_samples;
-    throw ParseError(bad.empty() ? out.stats.lines : bad.front().first,
-                     "no readable ftrace event line in " + std::to_string(out.stats.lines) +
-                         " lines" + (bad.empty() ? "" : " (first problem: " + bad.front().second + ")"));
-  }
+  if (event_lines == 0 && out.stats.parsed == 0)
+    throw_nothing_found(out.stats, "readable event line ('comm-pid [cpu] secs.usecs: event: ...')");
   pair_exits(ev, out);
   sort_by_time(out.ipis);
   sort_by_time(out.injections);

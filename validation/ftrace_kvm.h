@@ -1,7 +1,7 @@
 // Parser of kvm events in ftrace text (/sys/kernel/tracing/trace, trace_pipe) and
 // `trace-cmd report` output (formats: arch/x86/kvm/trace.h):
 //
-//   CPU 0/KVM-18971 [015] d.... 95922.997039: kvm_exit: vcpu 0 reason EXCEPTION_NMI rip 0xfd0bd info1 ...
+//   CPU 0/KVM-18971 [015] d.... 95922.997039: kvm_exit: vcpu 0 reason EXCEPTION_NMI rip ...
 //   CPU 0/KVM-18971 [015] d.... 95922.997133: kvm_entry: vcpu 0, rip 0xf7d6b
 //   qemu-kvm-1234 [002] 1234.567890: kvm_exit: reason EPT_VIOLATION rip 0x5a1b20 info 384 0
 //   qemu-system-x86  3406 [002]  2207.853553: kvm:kvm_exit: reason ...     (perf script)

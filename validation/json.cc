@@ -12,8 +12,12 @@ std::string safe(std::string_view s) { return excerpt(s, s.size()); }
 
 json to_json(const ParseStats& s) {
   json bad = json::array();
-  for (const auto& [line, why] : s.bad_samples) bad.push_back({{"line", line}, {"reason", safe(why)}});
-  return {{"lines", s.lines}, {"parsed", s.parsed}, {"bad_lines", s.bad_lines}, {"bad_samples", bad}};
+  for (const auto& [line, why] : s.bad_samples)
+    bad.push_back({{"line", line}, {"reason", safe(why)}});
+  return {{"lines", s.lines},
+          {"parsed", s.parsed},
+          {"bad_lines", s.bad_lines},
+          {"bad_samples", std::move(bad)}};
 }
 
 json to_json(const PerfKvmStat& r) {
@@ -74,7 +78,9 @@ json to_json(const KvmStats& r) {
   for (const auto& [name, h] : r.histograms) hists[safe(name)] = h;
   json unknown = json::array();
   for (const auto& n : r.unknown) unknown.push_back(safe(n));
-  return {{"stats", std::move(stats)}, {"histograms", std::move(hists)}, {"unknown", std::move(unknown)}};
+  return {{"stats", std::move(stats)},
+          {"histograms", std::move(hists)},
+          {"unknown", std::move(unknown)}};
 }
 
 }  // namespace validation

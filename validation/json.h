@@ -1,5 +1,6 @@
 // Results of the tool-output parsers as JSON, in the shape `kvmsim compare` prints:
-//   perf       {"exits": {REASON: {"samples","pct","time_pct","min_us","max_us","avg_us"}}, "total_samples"}
+//   perf       {"exits": {REASON: {"samples","pct","time_pct","min_us","max_us","avg_us"}},
+//               "total_samples"}
 //   trace      {"exits": {REASON: {"samples","avg_us"}}, "ipis", "ple_window_updates", "bad_lines"}
 //   cyclictest {"threads": [{"min_us","avg_us","max_us","count"}], "histogram": [[bucket, n...]]}
 //   vmexit     {"vmexit": {test: cycles}, "skipped": [...]}

@@ -46,7 +46,9 @@ bool is_stat_name(std::string_view s) {
 }
 
 bool looks_numeric(std::string_view s) {
-  return !s.empty() && ((s.front() >= '0' && s.front() <= '9') || s.front() == '-' || s.front() == '.');
+  if (s.empty()) return false;
+  char c = s.front();
+  return (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
 }  // namespace
@@ -90,7 +92,8 @@ LineKind read_line(std::string_view t, StatLine& s, std::string& why) {
   if (!rest.empty() && (rest.front() == ':' || rest.front() == '=')) rest = trim(rest.substr(1));
   auto vals = split_ws(rest);
   bool data_like = is_stat_name(s.name) && !vals.empty() && looks_numeric(vals.front());
-  if (!data_like && !is_known_kvm_stat(s.name)) return LineKind::Noise;  // "grep: ...: Is a directory"
+  // "grep: /sys/kernel/debug/kvm/18971-14: Is a directory" and other chatter
+  if (!data_like && !is_known_kvm_stat(s.name)) return LineKind::Noise;
   if (vals.empty()) {
     why = "no value";
     return LineKind::Bad;
@@ -140,12 +143,7 @@ KvmStats parse_kvm_stats(std::string_view text) {
     else out.histograms[name] = std::move(s.hist);
     if (!is_known_kvm_stat(name)) unknown.insert(std::move(name));
   }
-  if (out.stats.parsed == 0) {
-    const auto& bad = out.stats.bad_samples;
-    throw ParseError(bad.empty() ? out.stats.lines : bad.front().first,
-                     "no 'name value' statistics line in " + std::to_string(out.stats.lines) +
-                         " lines" + (bad.empty() ? "" : " (first problem: " + bad.front().second + ")"));
-  }
+  if (out.stats.parsed == 0) throw_nothing_found(out.stats, "'name value' statistics line");
   out.unknown.assign(unknown.begin(), unknown.end());
   return out;
 }

@@ -13,6 +13,13 @@ void ParseStats::bad(size_t line, std::string reason) {
 ParseError::ParseError(size_t line_no, const std::string& msg)
     : std::runtime_error("line " + std::to_string(line_no) + ": " + msg), line(line_no) {}
 
+void throw_nothing_found(const ParseStats& stats, const std::string& expected) {
+  std::string msg = "no " + expected + " in " + std::to_string(stats.lines) + " lines";
+  if (stats.bad_samples.empty()) throw ParseError(stats.lines, msg);
+  throw ParseError(stats.bad_samples.front().first,
+                   msg + " (first problem: " + stats.bad_samples.front().second + ")");
+}
+
 bool LineReader::next(Line& out) {
   while (pos_ < text_.size()) {
     size_t end = text_.find('\n', pos_);
@@ -49,7 +56,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::vector<std::string_view> split_ws(std::string_view s) {

@@ -33,6 +33,10 @@ struct ParseError : std::runtime_error {
   ParseError(size_t line_no, const std::string& msg);
 };
 
+// Throws ParseError for an input with nothing recognizable: names the first bad line if any
+// (with its reason), else the last line. `expected` says what was looked for.
+[[noreturn]] void throw_nothing_found(const ParseStats& stats, const std::string& expected);
+
 // Lines longer than this are counted bad and skipped (a binary file or a missing newline
 // must not make a parser hold megabytes per line).
 inline constexpr size_t kMaxLineBytes = 64 * 1024;

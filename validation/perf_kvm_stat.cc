@@ -99,7 +99,8 @@ bool parse_total(std::string_view t, uint64_t& samples, double& time_us) {
   t = trim(t);
   t.remove_prefix(std::string_view("Total Samples:").size());
   size_t comma = t.find(',');
-  if (comma == std::string_view::npos || !parse_uint(trim(t.substr(0, comma)), samples)) return false;
+  if (comma == std::string_view::npos || !parse_uint(trim(t.substr(0, comma)), samples))
+    return false;
   std::string_view rest = t.substr(comma + 1);
   size_t colon = rest.find("time:");
   if (colon == std::string_view::npos) return false;
@@ -247,10 +248,7 @@ PerfKvmStat Parser::run(std::string_view text) {
   }
   if (has_content()) partial_ = std::move(cur_);
   std::optional<PerfKvmStat>& pick = complete_ ? complete_ : partial_;
-  if (!pick)
-    throw ParseError(stats_.lines, "no 'perf kvm stat' report found (no header, row or "
-                                   "'Total Samples:' line in " + std::to_string(stats_.lines) +
-                                   " lines)");
+  if (!pick) throw_nothing_found(stats_, "'perf kvm stat' report (header, row or Total line)");
   PerfKvmStat out = std::move(*pick);
   out.reports = reports_;
   out.vendor = vendor_of(out);

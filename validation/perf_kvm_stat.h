@@ -4,7 +4,7 @@
 //
 //                VM-EXIT    Samples  Samples%     Time%    Min Time    Max Time         Avg time
 //
-//              MSR_WRITE      42521    53.32%     0.06%      0.50us     52.94us      1.71us ( +-   0.48% )
+//       MSR_WRITE  42521  53.32%  0.06%  0.50us  52.94us  1.71us ( +-   0.48% )   [widths cut]
 //   ...
 //   Total Samples:70203, Total events handled time:130636245.47us.
 //
@@ -39,7 +39,7 @@ struct PerfKvmStatRow {
 
 struct PerfKvmStat {
   std::string event_set;  // header's first column: "VM-EXIT", "MMIO Access", "IO Port Access"
-  std::string heading;    // after "Analyze events for ": "all VMs, all VCPUs", "pid(s) 1234, VCPU 2"
+  std::string heading;    // "Analyze events for X:": "all VMs, all VCPUs", "pid(s) 1234, VCPU 2"
   std::optional<int> vcpu;  // when the heading names one VCPU
   std::string timestamp;  // live mode: "HH:MM:SS.uuuuuu" printed before this report
   std::vector<PerfKvmStatRow> rows;  // in perf's order

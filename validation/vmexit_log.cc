@@ -21,7 +21,8 @@ bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-// [a-z0-9_-]+, optionally prefixed by a pci-testdev device name and ':' ("mmio-wildcard-eventfd:pci-mem")
+// [a-z0-9_-]+, optionally prefixed by a pci-testdev device name and ':'
+// ("mmio-wildcard-eventfd:pci-mem")
 bool is_test_name(std::string_view s) {
   if (s.empty() || s.size() > 128 || s.front() == ':' || s.back() == ':') return false;
   size_t colons = 0;
@@ -77,13 +78,8 @@ VmexitLog parse_vmexit_log(std::string_view text) {
     }
     // else two ordinary words ("enabling apic", "paging enabled"): noise
   }
-  if (out.stats.parsed == 0) {
-    const auto& bad = out.stats.bad_samples;
-    throw ParseError(bad.empty() ? out.stats.lines : bad.front().first,
-                     "no vmexit result line ('<test> <cycles>' or '<test> (skipped)') in " +
-                         std::to_string(out.stats.lines) + " lines" +
-                         (bad.empty() ? "" : " (first problem: " + bad.front().second + ")"));
-  }
+  if (out.stats.parsed == 0)
+    throw_nothing_found(out.stats, "vmexit result line ('<test> <cycles>' or '<test> (skipped)')");
   return out;
 }
 

@@ -902,3 +902,77 @@ TEST(KvmRunLoop, ExitReasonOutOfRangeIsHandledAsUnknown) {
 }
 
 }  // namespace
+
+namespace {
+
+// One-shot and periodic LAPIC timers (TMICT/TDCR; KVM's APIC bus cycle is 1 ns), with the
+// hv timer off so the expiry is visible as a host hrtimer.
+TEST(KvmLapicTimer, OneShotArmsAtTmictTimesDivide) {
+  kvm::KvmParams p;
+  p.hv_timer = false;
+  Rig r(p);
+  kvm::Lapic& l = r.vcpu(0).lapic;
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_LVTT, 0x31);      // one-shot, vector 0x31
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TDCR, 0x1);       // divide by 4
+  // The count starts when KVM's handler runs, after kvm.handle_x2apic_msr (1 cycle = 1 ns).
+  const sim::Picos t0 = r.cpu0.now() + static_cast<sim::Picos>(r.costs.kvm_handle_x2apic_msr * 1000);
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TMICT, 250000);   // 250000 * 4 ns = 1 ms
+  ASSERT_EQ(r.host(0).timer_starts.size(), 1u);
+  EXPECT_EQ(r.host(0).timer_starts[0].expires, t0 + sim::ms(1));  // no advance outside TSC-deadline mode
+  // TMCCT counts down: a quarter of the way in, 3/4 of TMICT remain.
+  r.cpu0.time_ps = t0 + sim::us(250);
+  EXPECT_NEAR(static_cast<double>(l.tmcct(r.cpu0)), 187500.0, 1.0);
+  // Expiry: the vector is posted, and a one-shot timer does not re-arm.
+  r.cpu0.time_ps = t0 + sim::ms(1);
+  l.timer_fn(r.cpu0);
+  EXPECT_TRUE(l.timer_pending());
+  l.inject_pending_timer(r.cpu0);
+  EXPECT_TRUE(r.vcpu(0).pi_desc.pi_test_pir(0x31));
+  EXPECT_EQ(r.host(0).timer_starts.size(), 1u);
+  EXPECT_EQ(l.tmcct(r.cpu0), 0u);
+}
+
+TEST(KvmLapicTimer, PeriodicRearmsAndIsClampedToTheMinimumPeriod) {
+  kvm::KvmParams p;
+  p.hv_timer = false;
+  Rig r(p);
+  kvm::Lapic& l = r.vcpu(0).lapic;
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_LVTT, (1u << 17) | 0x32);  // periodic
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TDCR, 0xB);                 // divide by 1
+  const sim::Picos t0 = r.cpu0.now() + static_cast<sim::Picos>(r.costs.kvm_handle_x2apic_msr * 1000);
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TMICT, 1000);               // 1 us: below 200 us
+  ASSERT_EQ(r.host(0).timer_starts.size(), 1u);
+  EXPECT_EQ(r.host(0).timer_starts[0].expires, t0 + sim::us(200));     // min_timer_period_us
+  r.cpu0.time_ps = t0 + sim::us(200);
+  l.timer_fn(r.cpu0);
+  ASSERT_EQ(r.host(0).timer_starts.size(), 2u);
+  EXPECT_EQ(r.host(0).timer_starts[1].expires, t0 + sim::us(400));     // next period, from the target
+  // A mode change stops the timer.
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_LVTT, 0x32);
+  EXPECT_EQ(l.timer_expires(), sim::kNever);
+}
+
+TEST(KvmLapicTimer, TmictIsIgnoredInTscDeadlineMode) {
+  Rig r;
+  kvm::Lapic& l = r.vcpu(0).lapic;
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_LVTT, (2u << 17) | 0x33);
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TMICT, 1000);
+  EXPECT_EQ(l.timer_expires(), sim::kNever);
+  EXPECT_TRUE(r.host(0).timer_starts.empty());
+  EXPECT_FALSE(l.hv_timer_in_use());
+}
+
+TEST(KvmLapicTimer, OneShotUsesTheHvTimerWhenAllowed) {
+  Rig r;
+  kvm::Lapic& l = r.vcpu(0).lapic;
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_LVTT, 0x34);
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TDCR, 0xB);
+  l.x2apic_msr_write(r.cpu0, hw::MSR_X2APIC_TMICT, 64000);  // 64 us
+  EXPECT_TRUE(l.hv_timer_in_use());
+  EXPECT_TRUE(r.host(0).timer_starts.empty());
+  // 64 us of a 1 GHz TSC is 64000 ticks from the handler; the timer counts every 2^5 of them.
+  const uint64_t left = 64000 - static_cast<uint64_t>(r.costs.kvm_hv_timer_arm);  // now is after the arm
+  EXPECT_EQ(l.hv_timer_value(r.cpu0), static_cast<int64_t>(left >> 5));
+}
+
+}  // namespace

@@ -151,8 +151,10 @@ TEST(ParseCyclictest, NanosecondMode) {
 
 TEST(ParseCyclictest, AllThreadsColumnAndOverflowsAndSmis) {
   const char* text =
-      "T: 0 ( 6001) P:90 I:1000 C:    100 Min:      1 Act:    2 Avg:    2 Max:       5 SMI:       0\n"
-      "T: 1 ( 6002) P:90 I:1500 C:     67 Min:      1 Act:    2 Avg:    2 Max:       4 SMI:       1\n"
+      "T: 0 ( 6001) P:90 I:1000 C:    100 Min:      1 Act:    2"
+      " Avg:    2 Max:       5 SMI:       0\n"
+      "T: 1 ( 6002) P:90 I:1500 C:     67 Min:      1 Act:    2"
+      " Avg:    2 Max:       4 SMI:       1\n"
       "# Histogram\n"
       "000000 000000\t000000\t000000\n"
       "000001 000040\t000030\t000070\n"
@@ -183,7 +185,8 @@ TEST(ParseCyclictest, AllThreadsColumnAndOverflowsAndSmis) {
 }
 
 TEST(ParseCyclictest, OverflowListWithOthers) {
-  Cyclictest c = parse_cyclictest("# Histogram\n000000 000001\n# Thread 0: 00012 00345 # 00003 others\n");
+  Cyclictest c =
+      parse_cyclictest("# Histogram\n000000 000001\n# Thread 0: 00012 00345 # 00003 others\n");
   ASSERT_EQ(c.overflow_cycles.size(), 1u);
   EXPECT_EQ(c.overflow_cycles[0], (std::vector<uint64_t>{12, 345}));
 }

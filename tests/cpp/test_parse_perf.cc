@@ -97,7 +97,8 @@ TEST(ParsePerf, AmdLowerCaseNamesAndVcpuHeading) {
   ASSERT_TRUE(r.vcpu.has_value());
   EXPECT_EQ(*r.vcpu, 1);
   ASSERT_EQ(r.rows.size(), 11u);
-  for (const char* n : {"msr", "hlt", "npf", "io", "interrupt", "cpuid", "pause", "hypercall", "nmi"})
+  for (const char* n :
+       {"msr", "hlt", "npf", "io", "interrupt", "cpuid", "pause", "hypercall", "nmi"})
     EXPECT_NE(r.find(n), nullptr) << n;
   const PerfKvmStatRow* pf = r.find("PF excp");  // SVM exception names hold a space
   ASSERT_NE(pf, nullptr);
@@ -151,9 +152,12 @@ TEST(ParsePerf, TruncatedSingleReportIsPartial) {
 TEST(ParsePerf, MmioAndIoportKeysWithColonsAndSpaces) {
   const char* mmio =
       "Analyze events for all VMs, all VCPUs:\n\n"
-      "         MMIO Access    Samples  Samples%     Time%    Min Time    Max Time         Avg time \n\n"
-      "        0xfee00300:W       4021    71.21%    55.02%      2.10us     30.44us      3.11us ( +-   1.02% )\n"
-      "        0xfee000b0:W       1625    28.79%    44.98%      3.88us     40.02us      6.29us ( +-   2.20% )\n\n"
+      "         MMIO Access    Samples  Samples%     Time%"
+      "    Min Time    Max Time         Avg time \n\n"
+      "        0xfee00300:W       4021    71.21%    55.02%"
+      "      2.10us     30.44us      3.11us ( +-   1.02% )\n"
+      "        0xfee000b0:W       1625    28.79%    44.98%"
+      "      3.88us     40.02us      6.29us ( +-   2.20% )\n\n"
       "Total Samples:5646, Total events handled time:22731.29us.\n\n";
   PerfKvmStat r = parse_perf_kvm_stat(mmio);
   EXPECT_EQ(r.event_set, "MMIO Access");
@@ -161,9 +165,12 @@ TEST(ParsePerf, MmioAndIoportKeysWithColonsAndSpaces) {
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0].name, "0xfee00300:W");
   const char* io =
-      "      IO Port Access    Samples  Samples%     Time%    Min Time    Max Time         Avg time \n\n"
-      "          0x3f8:POUT        210    80.00%    70.00%      4.00us      9.00us      5.00us ( +-   1.00% )\n"
-      "    a name w spaces         52    20.00%    30.00%      4.00us     10.00us      8.65us ( +- 100.00% )\n\n"
+      "      IO Port Access    Samples  Samples%     Time%"
+      "    Min Time    Max Time         Avg time \n\n"
+      "          0x3f8:POUT        210    80.00%    70.00%"
+      "      4.00us      9.00us      5.00us ( +-   1.00% )\n"
+      "    a name w spaces         52    20.00%    30.00%"
+      "      4.00us     10.00us      8.65us ( +- 100.00% )\n\n"
       "Total Samples:262, Total events handled time:1500.00us.\n";
   PerfKvmStat p = parse_perf_kvm_stat(io);
   ASSERT_EQ(p.rows.size(), 2u);
@@ -190,7 +197,8 @@ TEST(ParsePerf, OldPerfWithoutMinMaxColumns) {
 
 TEST(ParsePerf, NanPercentagesAreZero) {
   PerfKvmStat r = parse_perf_kvm_stat(
-      "           MSR_WRITE          3   100.00%      -nan%      0.00us      0.00us      0.00us ( +-   0.00% )\n"
+      "           MSR_WRITE          3   100.00%      -nan%"
+      "      0.00us      0.00us      0.00us ( +-   0.00% )\n"
       "Total Samples:3, Total events handled time:0.00us.\n");
   ASSERT_EQ(r.rows.size(), 1u);
   EXPECT_EQ(r.rows[0].time_pct, 0.0);
@@ -201,7 +209,8 @@ TEST(ParsePerf, JsonShape) {
   nlohmann::json j = to_json(parse_perf_kvm_stat(read_sample("perf-kvm-stat-report.txt")));
   EXPECT_EQ(j["total_samples"], 80146);
   const nlohmann::json& w = j["exits"]["MSR_WRITE"];
-  for (const char* k : {"samples", "pct", "time_pct", "min_us", "max_us", "avg_us"}) EXPECT_TRUE(w.contains(k)) << k;
+  for (const char* k : {"samples", "pct", "time_pct", "min_us", "max_us", "avg_us"})
+    EXPECT_TRUE(w.contains(k)) << k;
   EXPECT_EQ(w["samples"], 42521);
   EXPECT_DOUBLE_EQ(w["pct"].get<double>(), 53.05);
   EXPECT_EQ(j["exits"].size(), 12u);
