@@ -1,8 +1,11 @@
 // kvmsim: the command line.
 //   kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet]
+//   kvmsim compare REAL [SIM_DIR] [--json]
 //   kvmsim schema            print the scenario schema as Markdown
 //   kvmsim version
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -10,12 +13,15 @@
 
 #include "run/runner.h"
 #include "run/schema.h"
+#include "validation/compare.h"
+#include "validation/parse_common.h"
 
 namespace {
 
 int usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet]\n"
+               "       kvmsim compare REAL [SIM_DIR] [--json]\n"
                "       kvmsim schema\n"
                "       kvmsim version\n"
                "\n"
@@ -23,6 +29,8 @@ int usage(int code) {
                "         (default: runs/<scenario name>)\n"
                "--set    override any scenario key, e.g. --set kvm.hv_timer=false\n"
                "--seed   the seed of every random stream (same as --set seed=N)\n"
+               "compare  a real tool's output (perf kvm stat, kvm-unit-tests vmexit, ...) beside a\n"
+               "         simulated run's result folder, with a realism score\n"
                "schema   every scenario key with its type, default and meaning\n");
   return code;
 }
@@ -73,6 +81,37 @@ int cmd_run(int argc, char** argv) {
   return 0;
 }
 
+int cmd_compare(int argc, char** argv) {
+  std::string real, sim;
+  bool json = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json") json = true;
+    else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "kvmsim: unknown option '%s'\n", a.c_str());
+      return usage(2);
+    } else if (real.empty()) real = a;
+    else if (sim.empty()) sim = a;
+    else return usage(2);
+  }
+  if (real.empty()) return usage(2);
+  std::ifstream f(real, std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "kvmsim: %s: cannot read\n", real.c_str());
+    return 2;
+  }
+  std::ostringstream text;
+  text << f.rdbuf();
+  const validation::Comparison c = validation::compare(text.str(), real, sim);
+  if (json) {
+    nlohmann::json j{{"kind", c.kind}, {"real", c.real}, {"sim", c.sim}, {"score", c.score < 0 ? nlohmann::json() : nlohmann::json(c.score)}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << c.text;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,6 +119,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "run") return cmd_run(argc, argv);
+    if (cmd == "compare") return cmd_compare(argc, argv);
     if (cmd == "schema") {
       std::cout << run::scenario_schema().markdown();
       return 0;
@@ -89,6 +129,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "-h" || cmd == "--help" || cmd == "help") return usage(0);
+  } catch (const validation::ParseError& e) {
+    std::fprintf(stderr, "kvmsim: %s\n", e.what());
+    return 2;
   } catch (const sim::ConfigError& e) {
     std::fprintf(stderr, "kvmsim: %s\n", e.what());
     return 2;

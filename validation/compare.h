@@ -1,0 +1,31 @@
+// `kvmsim compare`: a real tool's output beside a simulated run's, with a realism score.
+// Formats the simulator writes itself (perf kvm stat, kvm-unit-tests vmexit) are compared
+// number by number; others are summarized on the real side until the simulator emits them.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace validation {
+
+struct Comparison {
+  std::string kind;       // detected format of the real file
+  nlohmann::json real;    // the parsed real file (to_json shape)
+  nlohmann::json sim;     // the same shape from the simulated run, or null
+  double score = -1;      // 0..100, -1 when there is nothing to compare
+  std::string text;       // the side-by-side table
+};
+
+// `real_text` is the real tool's output; `sim_dir` a kvmsim result folder (may be empty).
+// Throws ParseError (unrecognizable real input) or std::runtime_error (missing sim files).
+Comparison compare(const std::string& real_text, const std::string& real_name, const std::string& sim_dir);
+
+// The score formulas, exposed for tests and documentation.
+// Exit mix: 100 * (1 - TVD) * (1 - min(1, sum_i p_i |ln(sim_avg_i / real_avg_i)|)), where
+// TVD = 0.5 * sum_i |p_i - q_i| over reasons (p real shares, q simulated shares).
+double exit_mix_score(const nlohmann::json& real_perf, const nlohmann::json& sim_perf);
+// Microbenchmarks: 100 * exp(-mean_i |ln(sim_i / real_i)|) over the tests both have.
+double cycles_score(const nlohmann::json& real_vmexit, const nlohmann::json& sim_vmexit);
+
+}  // namespace validation
