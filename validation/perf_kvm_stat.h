@@ -49,7 +49,7 @@ struct PerfKvmStat {
   std::optional<uint64_t> lost_events;
   Vendor vendor = Vendor::Unknown;   // from the VM-EXIT names' case
   size_t reports = 0;                // complete reports in the input (live refreshes)
-  ParseStats stats;
+  ParseStats stats;                  // over the whole input, every refresh included
 
   const PerfKvmStatRow* find(std::string_view name) const;
 };

@@ -62,6 +62,8 @@ class Vcpu {
   VcpuStats stat;
 
   bool apicv_active() const;
+  // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
+  int open_exit_reason() const { return exit_open_ ? last_exit_reason_ : -1; }
   uint32_t apic_id() const { return lapic.regs.apic_id(); }
 
   // init_vmcs / vmx_vcpu_reset: controls from KVM's parameters and the CPU's capabilities.

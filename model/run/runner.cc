@@ -81,6 +81,10 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
     total.ple_window_updates += st.ple_window_updates;
   }
   r.exits_by_vcpu_csv = csv.str();
+  // Exits still open at the end have no kvm_entry yet: perf kvm stat does not count them.
+  std::map<std::string, uint64_t> open;
+  for (int i = 0; i < sys.vm->nr_vcpus(); ++i)
+    if (const int reason = sys.vm->vcpu(i).open_exit_reason(); reason >= 0) ++open[std::string(hw::exit_reason_name(reason))];
 
   // Invariants (always checked; all must be 0).
   uint64_t sent = 0, coalesced = 0, dropped = 0, delivered = 0, pending = 0, illegal = 0;
@@ -195,6 +199,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   s["events"] = events;
   s["metrics"] = r.metrics;
   s["exits"] = r.exits;
+  s["exits_open_at_end"] = open;
   r.summary = std::move(s);
 }
 
