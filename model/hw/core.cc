@@ -30,6 +30,7 @@ Core::Core(sc_core::sc_module_name name, int cpu, uint32_t apic_id, const Platfo
       tsc_(platform.tsc_mhz),
       phys_(apic_id) {
   apic_in.register_b_transport(this, &Core::b_transport);
+  ps_per_cycle = 1e6 / platform.freq_mhz;
   phys_.set_x2apic_mode(true);
   phys_.write(APIC_SPIV, APIC_SPIV_APIC_ENABLED | 0xFF);
   arrivals_.reserve(16);

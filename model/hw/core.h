@@ -42,12 +42,12 @@ class Core : public sc_core::sc_module, public VmxCpu {
 
   // --- VmxCpu: what KVM uses ---
   int cpu() const override { return cpu_; }
-  sim::Picos now() const override { return local_; }
-  void charge(double cycles) override { local_ += clock_.cycles(cycles); }
-  void charge_ps(sim::Picos ps) override { local_ += ps; }
   const CostTable& costs() const override { return costs_; }
   const VmxCapabilities& caps() const override { return platform_.vmx; }
   uint64_t host_tsc() const override { return tsc_.count_at(local_); }
+  using VmxCpu::charge;
+  using VmxCpu::charge_ps;
+  using VmxCpu::now;
   sim::Picos time_of_host_tsc(uint64_t tsc) const override { return tsc_.time_of_count(tsc); }
   double tsc_mhz() const override { return tsc_.mhz(); }
   void vmenter(Vmcs& vmcs, GuestSoftware& guest) override;
@@ -144,7 +144,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   bool wake_pending_ = false;
   sim::Picos wake_at_ = 0;
   State state_ = State::Root;
-  sim::Picos local_ = 0;
+  sim::Picos& local_ = local_ps;  // VmxCpu's local clock, under the name the core uses
   sim::Picos resume_at_ = 0;   // before this the core is inside a transition (entry, handler)
   sim::Picos busy_until_ = sim::kNever;
   RootSoftware* root_ = nullptr;

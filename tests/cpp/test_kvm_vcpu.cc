@@ -65,15 +65,6 @@ class FakeVmxCpu : public hw::VmxCpu {
       : id_(id), costs_(costs), caps_(caps) {}
 
   int cpu() const override { return id_; }
-  sim::Picos now() const override { return time_ps; }
-  void charge(double cycles) override {
-    charged += cycles;
-    time_ps += static_cast<sim::Picos>(cycles * 1000.0 + 0.5);
-  }
-  void charge_ps(sim::Picos ps) override {
-    charged_ps += ps;
-    time_ps += ps;
-  }
   const hw::CostTable& costs() const override { return costs_; }
   const hw::VmxCapabilities& caps() const override { return caps_; }
   uint64_t host_tsc() const override { return time_ps / 1000; }
@@ -88,13 +79,12 @@ class FakeVmxCpu : public hw::VmxCpu {
   void send_ipi(const hw::Icr& icr) override { ipis.push_back(icr); }
 
   void reset_charges() {
-    charged = 0;
+    charged_cycles = 0;
     charged_ps = 0;
   }
 
-  double charged = 0;           // cycles charged through charge()
-  sim::Picos charged_ps = 0;    // picoseconds charged through charge_ps() (busy waits)
-  sim::Picos time_ps = 0;
+  double& charged = charged_cycles;  // cycles charged through charge() (ps_per_cycle 1000)
+  sim::Picos& time_ps = local_ps;
   int vmenters = 0;
   hw::Vmcs* last_vmcs = nullptr;
   sim::Picos time_at_vmenter = 0;
