@@ -79,7 +79,9 @@ double Core::line_latency_ns(int other_cpu) const {
   return (*line_ns_)[static_cast<size_t>(other_cpu)];
 }
 
-void Core::schedule_wake() {
+void Core::schedule_wake() { schedule_wake(sc_now()); }
+
+void Core::schedule_wake(sim::Picos now) {
   sim::Picos t = sim::kNever;
   if (!arrivals_.empty()) t = arrivals_.front().at;
   t = std::min(t, lapic_timer_at_);
@@ -98,7 +100,6 @@ void Core::schedule_wake() {
     wake_pending_ = false;
   }
   if (t == sim::kNever) return;
-  const sim::Picos now = sc_now();
   wake_.notify(sc_core::sc_time::from_value(t > now ? t - now : 0));
   wake_pending_ = true;
   wake_at_ = t;
@@ -121,6 +122,7 @@ void Core::sync_local() { local_ = std::max(local_, sc_now()); }
 // The process: take what is due, then let the current mode make progress.
 
 void Core::take_arrivals(sim::Picos now) {
+  if (lapic_timer_at_ > now && (arrivals_.empty() || arrivals_.front().at > now)) return;  // the common case
   if (lapic_timer_at_ <= now) {
     lapic_timer_at_ = sim::kNever;
     phys_.accept_fixed(LOCAL_TIMER_VECTOR, false);
@@ -148,7 +150,7 @@ void Core::run() {
   const sim::Picos now = sc_now();
   ++events_;
   if (now < resume_at_) {  // inside a transition: interrupts wait for its end
-    schedule_wake();
+    schedule_wake(now);
     return;
   }
   take_arrivals(now);
@@ -175,7 +177,7 @@ void Core::run() {
       break;
     }
   }
-  schedule_wake();
+  schedule_wake(now);
 }
 
 void Core::root_busy_until(sim::Picos t) {

@@ -113,6 +113,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   void push_arrival(const Arrival& a);
   void take_arrivals(sim::Picos now);
   void schedule_wake();
+  void schedule_wake(sim::Picos now);  // `now`: SystemC time, when the caller has it
   void set_state(State s, sim::Picos at);
 
   // Non-root execution.
