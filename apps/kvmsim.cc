@@ -20,7 +20,7 @@ namespace {
 
 int usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet]\n"
+               "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet] [--keep-going]\n"
                "       kvmsim compare REAL [SIM_DIR] [--json]\n"
                "       kvmsim schema\n"
                "       kvmsim version\n"
@@ -29,6 +29,7 @@ int usage(int code) {
                "         (default: runs/<scenario name>)\n"
                "--set    override any scenario key, e.g. --set kvm.hv_timer=false\n"
                "--seed   the seed of every random stream (same as --set seed=N)\n"
+               "--keep-going  exit 0 even when an invariant.* metric is not 0 (else exit 3)\n"
                "compare  a real tool's output (perf kvm stat, kvm-unit-tests vmexit, ...) beside a\n"
                "         simulated run's result folder, with a realism score\n"
                "schema   every scenario key with its type, default and meaning\n");
@@ -38,7 +39,7 @@ int usage(int code) {
 int cmd_run(int argc, char** argv) {
   std::string file, out;
   std::vector<std::string> sets;
-  bool quiet = false;
+  bool quiet = false, keep_going = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* what) -> std::string {
@@ -53,6 +54,7 @@ int cmd_run(int argc, char** argv) {
     else if (a == "--seed") sets.push_back("seed=" + value("--seed"));
     else if (a == "--out") out = value("--out");
     else if (a == "--quiet" || a == "-q") quiet = true;
+    else if (a == "--keep-going") keep_going = true;
     else if (a == "-h" || a == "--help") return usage(0);
     else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "kvmsim: unknown option '%s'\n", a.c_str());
@@ -78,6 +80,17 @@ int cmd_run(int argc, char** argv) {
   const run::RunResult r = run::run_scenario(cfg, opts);
   run::write_results(r, out);
   if (!quiet) std::cout << run::format_summary(r) << "\nresults: " << out << "/\n";
+  // Invariants are checked in every run; a violation means the result cannot be trusted.
+  int violated = 0;
+  for (const auto& [name, value] : r.metrics)
+    if (name.rfind("invariant.", 0) == 0 && value != 0) {
+      std::fprintf(stderr, "kvmsim: %s = %g (must be 0)\n", name.c_str(), value);
+      ++violated;
+    }
+  if (violated && !keep_going) {
+    std::fprintf(stderr, "kvmsim: %d invariant(s) violated; results in %s/ (--keep-going exits 0 anyway)\n", violated, out.c_str());
+    return 3;
+  }
   return 0;
 }
 
