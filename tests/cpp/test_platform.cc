@@ -316,7 +316,9 @@ class PlatformErrors : public ::testing::Test {
       const std::string what = e.what();
       EXPECT_NE(what.find(path), std::string::npos) << what;
       EXPECT_NE(what.find(key), std::string::npos) << what;
-      if (line > 0) EXPECT_NE(what.find(":" + std::to_string(line) + ":"), std::string::npos) << what;
+      if (line > 0) {
+        EXPECT_NE(what.find(":" + std::to_string(line) + ":"), std::string::npos) << what;
+      }
       return e;
     }
     ADD_FAILURE() << "no ConfigError for " << path;
