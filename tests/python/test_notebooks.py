@@ -58,4 +58,5 @@ def test_notebook_executes(path, kernel, tmp_path):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no plot"
-    assert (work / "kvmsim-sweeps.sqlite").exists()
+    if path.name == "quickstart.ipynb":  # the quick start shows the results store
+        assert (work / "kvmsim-sweeps.sqlite").exists()
