@@ -3,7 +3,11 @@
 //   kvmsim compare REAL [SIM_DIR] [--json]
 //   kvmsim schema            print the scenario schema as Markdown
 //   kvmsim version
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <cstdlib>
@@ -21,6 +25,7 @@ namespace {
 int usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet] [--keep-going]\n"
+               "       kvmsim sweep FILE --grid key=v1,v2 ... [--seeds 1,2] [--jobs N] [--store PATH]\n"
                "       kvmsim compare REAL [SIM_DIR] [--json]\n"
                "       kvmsim schema\n"
                "       kvmsim version\n"
@@ -30,6 +35,8 @@ int usage(int code) {
                "--set    override any scenario key, e.g. --set kvm.hv_timer=false\n"
                "--seed   the seed of every random stream (same as --set seed=N)\n"
                "--keep-going  exit 0 even when an invariant.* metric is not 0 (else exit 3)\n"
+               "sweep    run a grid of overrides x seeds in parallel, results in an SQLite store\n"
+               "         that a re-run resumes (python -m kvmsim sweep --help for every option)\n"
                "compare  a real tool's output (perf kvm stat, kvm-unit-tests vmexit, ...) beside a\n"
                "         simulated run's result folder, with a realism score\n"
                "schema   every scenario key with its type, default and meaning\n");
@@ -94,6 +101,32 @@ int cmd_run(int argc, char** argv) {
   return 0;
 }
 
+// `kvmsim sweep ...` is the Python package's sweep command (python -m kvmsim sweep), run
+// with Debian's Python and the package built beside this binary (<build>/python).
+int cmd_sweep(int argc, char** argv) {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path pkg = exe.parent_path().parent_path() / "python";
+  if (ec || !std::filesystem::exists(pkg / "kvmsim" / "__init__.py")) {
+    std::fprintf(stderr, "kvmsim: sweep needs the Python package built beside this binary (%s)\n", pkg.c_str());
+    return 2;
+  }
+  const char* old = std::getenv("PYTHONPATH");
+  std::string path = pkg.string();
+  if (old && *old) {
+    path += ':';
+    path += old;
+  }
+  setenv("PYTHONPATH", path.c_str(), 1);
+  std::vector<char*> args{const_cast<char*>("python3"), const_cast<char*>("-m"), const_cast<char*>("kvmsim"),
+                          const_cast<char*>("sweep")};
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  execv("/usr/bin/python3", args.data());
+  std::perror("kvmsim: cannot run /usr/bin/python3");
+  return 1;
+}
+
 int cmd_compare(int argc, char** argv) {
   std::string real, sim;
   bool json = false;
@@ -133,6 +166,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "run") return cmd_run(argc, argv);
     if (cmd == "compare") return cmd_compare(argc, argv);
+    if (cmd == "sweep") return cmd_sweep(argc, argv);
     if (cmd == "schema") {
       std::cout << run::scenario_schema().markdown();
       return 0;
