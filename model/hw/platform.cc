@@ -2,6 +2,7 @@
 // ignored: unknown or duplicate keys, missing costs, wrong types and out-of-range values all
 // throw sim::ConfigError naming the file, the line, the key and what was expected.
 #include "hw/platform.h"
+#include "sim/yaml_documents.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -351,25 +352,6 @@ std::string find_platform(const std::string& name) {
       "'" + name + "'" + suggestion(name, names));
 }
 
-// Marks where each document starts. Counting stops at the second: yaml-cpp 0.7's LoadAll
-// never returns on a stray top-level ',' (it makes empty documents until memory runs out).
-class DocumentStarts : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> marks;
-  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
 std::string read_file(const std::string& file) {
   constexpr std::uintmax_t kMaxBytes = 1 << 20;  // shipped files are ~20 KB
   std::error_code ec;
@@ -388,15 +370,11 @@ std::string read_file(const std::string& file) {
 
 // The file's single YAML document.
 YAML::Node load_document(const std::string& file, const std::string& text) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  DocumentStarts docs;
-  while (docs.marks.size() < 2 && parser.HandleNextDocument(docs)) {
-  }
-  if (docs.marks.empty())
+  const std::vector<YAML::Mark> docs = sim::yaml_document_starts(text);
+  if (docs.empty())
     throw sim::ConfigError(file, 0, kDocumentKey, "a map of platform keys", "an empty file");
-  if (docs.marks.size() > 1)
-    throw sim::ConfigError(file, docs.marks[1].line + 1, kDocumentKey, "one YAML document",
+  if (docs.size() > 1)
+    throw sim::ConfigError(file, docs[1].line + 1, kDocumentKey, "one YAML document",
                            "a second one (or stray text after the first)");
   return YAML::Load(text);
 }

@@ -1,6 +1,7 @@
 // Typed scenario configuration: flattens YAML or JSON maps into dotted keys, checks every
 // value against its ParamSpec, and turns every failure into a one-line ConfigError.
 #include "sim/config.h"
+#include "sim/yaml_documents.h"
 
 #include <algorithm>
 #include <cctype>
@@ -514,42 +515,20 @@ Item to_item(const Node& node, int line, bool use_lines, Budget& budget, const W
   return item;
 }
 
-// Records where documents start and ignores every other event.
-class DocumentStarts : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> marks;
-  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
 // The text's one document (null when it has none). Not YAML::LoadAll: in yaml-cpp 0.7 it
 // loops forever on a stray ',' (jbeder/yaml-cpp#1040) because the parser stops advancing,
 // so look at two documents at most; a second one starting where the first did is that bug.
 YAML::Node load_one_document(const std::string& text, const Where& at, bool use_lines) {
-  std::istringstream stream(text);
-  YAML::Parser parser(stream);
-  DocumentStarts starts;
-  for (int count = 0; count < 2 && parser.HandleNextDocument(starts); ++count) {
-  }
-  if (starts.marks.size() > 1) {
-    const YAML::Mark& first = starts.marks[0];
-    const YAML::Mark& second = starts.marks[1];
+  const std::vector<YAML::Mark> starts = yaml_document_starts(text);
+  if (starts.size() > 1) {
+    const YAML::Mark& first = starts[0];
+    const YAML::Mark& second = starts[1];
     const Where here{at.file, at.key, use_lines && second.line >= 0 ? second.line + 1 : at.line};
     if (second.pos == first.pos && second.pos >= 0 && size_t(second.pos) < text.size())
       fail(here, "valid YAML", "a stray " + quote(text.substr(second.pos, 1)));
     fail(here, "a single YAML document", "a second document");
   }
-  return starts.marks.empty() ? YAML::Node() : YAML::Load(text);
+  return starts.empty() ? YAML::Node() : YAML::Load(text);
 }
 
 // Calls f(name, line, value) for each entry of a map.
