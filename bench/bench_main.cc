@@ -138,7 +138,7 @@ double vm_mix_ns_per_event(int vcpus) {
   sc_core::sc_start(sc_core::SC_ZERO_TIME);
   sys.start();
   const auto t0 = std::chrono::steady_clock::now();
-  while (!sys.workload->done()) sc_core::sc_start(sc_core::sc_time::from_value(sim::ms(1)));
+  while (!sys.workloads_done()) sc_core::sc_start(sc_core::sc_time::from_value(sim::ms(1)));
   const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   uint64_t events = 0;
   for (auto& c : sys.cores) events += c->events();

@@ -41,62 +41,86 @@ class FreshSimContext {
 
 void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s, RunResult& r) {
   auto& m = r.metrics;
-  if (sys.workload) sys.workload->report(m, r.files);
+  // Workload metrics: VM 0's unprefixed (and its files as named); with several VMs every
+  // VM's also as vm<k>.<metric> and files as vm<k>-<file>.
+  for (const auto& vm : sys.vms) {
+    if (!vm->workload) continue;
+    std::map<std::string, double> wm;
+    std::map<std::string, std::string> wf;
+    vm->workload->report(wm, wf);
+    const std::string prefix = "vm" + std::to_string(vm->index);
+    if (vm->index == 0) {
+      m.insert(wm.begin(), wm.end());
+      r.files.insert(wf.begin(), wf.end());
+    } else {
+      for (const auto& [name, text] : wf) r.files[prefix + "-" + name] = text;
+    }
+    if (sys.vms.size() > 1)
+      for (const auto& [k, v] : wm) m[prefix + "." + k] = v;
+  }
 
-  // Exits: by reason over the VM, per vCPU for the CSV, and perf kvm stat rows.
+  // Exits: by reason over every VM, per vCPU for the CSV, and perf kvm stat rows.
   std::array<sim::Summary, hw::kNumExitReasons> by_reason_time{};
   std::array<uint64_t, hw::kNumExitReasons> by_reason{};
   kvm::VcpuStats total;
   std::ostringstream csv;
   csv.precision(12);  // enough digits to round-trip the simulated microseconds
   csv << "vm,vcpu,reason,count,mean_us,max_us\n";
-  for (int i = 0; i < sys.vm->nr_vcpus(); ++i) {
-    const kvm::VcpuStats& st = sys.vm->vcpu(i).stat;
-    for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
-      if (!st.exits_by_reason[reason]) continue;
-      by_reason[reason] += st.exits_by_reason[reason];
-      by_reason_time[reason].merge(st.exit_time_ns[reason]);
-      const auto& s = st.exit_time_ns[reason];
-      csv << sys.vm->name() << ',' << i << ',' << hw::exit_reason_name(reason) << ',' << st.exits_by_reason[reason]
-          << ',' << (s.mean() / 1000.0) << ',' << (s.count ? s.max / 1000.0 : 0.0) << '\n';
+  for (const auto& vm : sys.vms) {
+    uint64_t vm_exits = 0;
+    for (int i = 0; i < vm->kvm->nr_vcpus(); ++i) {
+      const kvm::VcpuStats& st = vm->kvm->vcpu(i).stat;
+      vm_exits += st.exits;
+      for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
+        if (!st.exits_by_reason[reason]) continue;
+        by_reason[reason] += st.exits_by_reason[reason];
+        by_reason_time[reason].merge(st.exit_time_ns[reason]);
+        const auto& s = st.exit_time_ns[reason];
+        csv << vm->kvm->name() << ',' << i << ',' << hw::exit_reason_name(reason) << ',' << st.exits_by_reason[reason]
+            << ',' << (s.mean() / 1000.0) << ',' << (s.count ? s.max / 1000.0 : 0.0) << '\n';
+      }
+      for (size_t k = 0; k < st.exits_by_cause.size(); ++k) total.exits_by_cause[k] += st.exits_by_cause[k];
+      total.exits += st.exits;
+      total.fastpath_exits += st.fastpath_exits;
+      total.userspace_exits += st.userspace_exits;
+      total.halt_exits += st.halt_exits;
+      total.halt_attempted_poll += st.halt_attempted_poll;
+      total.halt_successful_poll += st.halt_successful_poll;
+      total.halt_wakeup += st.halt_wakeup;
+      total.halt_poll_success_ns += st.halt_poll_success_ns;
+      total.halt_poll_fail_ns += st.halt_poll_fail_ns;
+      total.halt_wait_ns += st.halt_wait_ns;
+      total.posted_interrupts += st.posted_interrupts;
+      total.irq_injections += st.irq_injections;
+      total.hypercalls += st.hypercalls;
+      total.hv_timer_armed += st.hv_timer_armed;
+      total.sw_timer_armed += st.sw_timer_armed;
+      total.timer_fired += st.timer_fired;
+      total.preemption_reported += st.preemption_reported;
+      total.ple_window_updates += st.ple_window_updates;
     }
-    for (size_t k = 0; k < st.exits_by_cause.size(); ++k) total.exits_by_cause[k] += st.exits_by_cause[k];
-    total.exits += st.exits;
-    total.fastpath_exits += st.fastpath_exits;
-    total.userspace_exits += st.userspace_exits;
-    total.halt_exits += st.halt_exits;
-    total.halt_attempted_poll += st.halt_attempted_poll;
-    total.halt_successful_poll += st.halt_successful_poll;
-    total.halt_wakeup += st.halt_wakeup;
-    total.halt_poll_success_ns += st.halt_poll_success_ns;
-    total.halt_poll_fail_ns += st.halt_poll_fail_ns;
-    total.halt_wait_ns += st.halt_wait_ns;
-    total.posted_interrupts += st.posted_interrupts;
-    total.irq_injections += st.irq_injections;
-    total.hypercalls += st.hypercalls;
-    total.hv_timer_armed += st.hv_timer_armed;
-    total.sw_timer_armed += st.sw_timer_armed;
-    total.timer_fired += st.timer_fired;
-    total.preemption_reported += st.preemption_reported;
-    total.ple_window_updates += st.ple_window_updates;
+    if (sys.vms.size() > 1) m["vm" + std::to_string(vm->index) + ".exits.total"] = static_cast<double>(vm_exits);
   }
   r.exits_by_vcpu_csv = csv.str();
   // Exits still open at the end have no kvm_entry yet: perf kvm stat does not count them.
   std::map<std::string, uint64_t> open;
-  for (int i = 0; i < sys.vm->nr_vcpus(); ++i)
-    if (const int reason = sys.vm->vcpu(i).open_exit_reason(); reason >= 0) ++open[std::string(hw::exit_reason_name(reason))];
+  for (const auto& vm : sys.vms)
+    for (int i = 0; i < vm->kvm->nr_vcpus(); ++i)
+      if (const int reason = vm->kvm->vcpu(i).open_exit_reason(); reason >= 0) ++open[std::string(hw::exit_reason_name(reason))];
 
   // Invariants (always checked; all must be 0).
   uint64_t sent = 0, coalesced = 0, dropped = 0, delivered = 0, pending = 0, illegal = 0;
-  for (int i = 0; i < sys.vm->nr_vcpus(); ++i) {
-    const kvm::Vcpu& v = sys.vm->vcpu(i);
-    sent += v.stat.interrupts_sent;
-    coalesced += v.stat.interrupts_coalesced;
-    dropped += v.stat.interrupts_dropped_masked;
-    illegal += v.stat.illegal_transitions;
-    for (uint64_t w : v.pi_desc.pir) pending += static_cast<uint64_t>(__builtin_popcountll(w));
-    for (uint32_t w : v.lapic.regs.irr()) pending += static_cast<uint64_t>(__builtin_popcount(w));
-    delivered += sys.guests[static_cast<size_t>(i)]->interrupts_taken();
+  for (const auto& vm : sys.vms) {
+    for (int i = 0; i < vm->kvm->nr_vcpus(); ++i) {
+      const kvm::Vcpu& v = vm->kvm->vcpu(i);
+      sent += v.stat.interrupts_sent;
+      coalesced += v.stat.interrupts_coalesced;
+      dropped += v.stat.interrupts_dropped_masked;
+      illegal += v.stat.illegal_transitions;
+      for (uint64_t w : v.pi_desc.pir) pending += static_cast<uint64_t>(__builtin_popcountll(w));
+      for (uint32_t w : v.lapic.regs.irr()) pending += static_cast<uint64_t>(__builtin_popcount(w));
+      delivered += vm->guests[static_cast<size_t>(i)]->interrupts_taken();
+    }
   }
   uint64_t entry_fail = 0, regress = 0, isolation = 0;
   for (auto& c : sys.cores) {
@@ -235,7 +259,7 @@ RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts) {
     const bool show = opts.progress && isatty(STDERR_FILENO);
     auto last_print = wall0;
     sim::Picos now = 0;
-    while (now < max_ps && !(sys.workload && sys.workload->done()) && !(opts.done && opts.done(sys))) {
+    while (now < max_ps && !sys.workloads_done() && !(opts.done && opts.done(sys))) {
       const sim::Picos step = std::min(chunk, max_ps - now);
       sc_core::sc_start(sc_core::sc_time::from_value(step));
       now = sc_core::sc_time_stamp().value();
@@ -243,7 +267,8 @@ RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts) {
         const auto t = std::chrono::steady_clock::now();
         if (t - last_print > std::chrono::milliseconds(500)) {
           last_print = t;
-          const double frac = sys.workload ? sys.workload->progress() : static_cast<double>(now) / static_cast<double>(max_ps);
+          const double w = sys.workload_progress();
+          const double frac = w >= 0 ? w : static_cast<double>(now) / static_cast<double>(max_ps);
           std::fprintf(stderr, "\r  simulated %.1f ms, %3.0f%% done   ", sim::to_us(now) / 1000.0, 100.0 * frac);
         }
       }

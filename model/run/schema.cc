@@ -25,6 +25,8 @@ ParamSpec P(const char* key, ParamType t, const char* def, const char* doc, cons
 
 sim::Schema build() {
   sim::Schema s;
+  // Every guest workload (workload.kind and each entry of vm.workloads).
+  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "idle"};
   const auto B = ParamType::Bool;
   const auto I = ParamType::Int;
   const auto D = ParamType::Double;
@@ -47,8 +49,10 @@ sim::Schema build() {
   s.add(P("host.wakeup_granularity_us", D, "1000", "wake-up preemption granularity", "host", 0, 1e6));
   s.add(P("host.busy_cpus", IL, "[]", "host CPUs that also run a CPU-bound host task", "host", 0, 4095));
   // VM
-  s.add(P("vm.vcpus", I, "2", "vCPUs of the VM", "vm", 1, 4096));
-  s.add(P("vm.pin", IL, "[]", "host CPU of each vCPU (default: vCPU i on CPU i)", "vm", 0, 4095));
+  s.add(P("vm.count", I, "1", "identical VMs on the host (more than the CPUs hold is overcommit); VM 0's workload metrics are unprefixed, every VM's also appear as vm<k>.<metric>", "vm", 1, 64));
+  s.add(P("vm.vcpus", I, "2", "vCPUs of each VM", "vm", 1, 4096));
+  s.add(P("vm.pin", IL, "[]", "host CPU of each vCPU: vm.vcpus entries shared by every VM, or vm.vcpus x vm.count in VM order (default: vCPU i on CPU i)", "vm", 0, 4095));
+  s.add(P("vm.workloads", SL, "[]", "workload kind of each VM, one entry per VM (empty: every VM runs workload.kind)", "vm", {}, {}, workload_kinds));
   // KVM
   s.add(P("kvm.enable_apicv", B, "true", "use APICv (APIC-register virtualization, virtual-interrupt delivery, posted interrupts) when the CPU has it", "kvm"));
   s.add(P("kvm.hv_timer", B, "true", "back the guest's LAPIC timer with the VMX-preemption timer (else a host hrtimer)", "kvm"));
@@ -71,7 +75,7 @@ sim::Schema build() {
   s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
   s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt) or poll (idle=poll: PAUSE loop)", "guest", {}, {}, {"halt", "poll"}));
   // Workload
-  s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, {"vmexit", "ipi_bench", "vm_mix", "idle"}));
+  s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, workload_kinds));
   s.add(P("mix.timer_rearm_hz", D, "2000", "vm_mix: TSC-deadline reprogrammings per vCPU per second", "workload", 0, 1e7));
   s.add(P("mix.timer_cancel_share", D, "0.2", "vm_mix: share of reprogrammings that cancel the timer", "workload", 0, 1));
   s.add(P("mix.resched_ipi_hz", D, "500", "vm_mix: rescheduling IPIs sent per vCPU per second", "workload", 0, 1e7));

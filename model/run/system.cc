@@ -47,6 +47,36 @@ host::HostParams host_params(const sim::Config& c) {
   return h;
 }
 
+std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std::string& kind, int vm_index, int vcpus) {
+  const uint64_t seed = static_cast<uint64_t>(cfg.get_int("seed")) ^ (0x9e3779b97f4a7c15ull * static_cast<uint64_t>(vm_index));
+  if (kind == "vmexit") {
+    guest::VmexitParams p;
+    p.tests = cfg.get_string_list("vmexit.tests");
+    p.goal_cycles = static_cast<uint64_t>(cfg.get_int("vmexit.goal_cycles"));
+    return guest::make_vmexit_workload(p);
+  }
+  if (kind == "ipi_bench") {
+    guest::IpiBenchParams p;
+    p.iterations = static_cast<uint64_t>(cfg.get_int("ipi.iterations"));
+    p.target = static_cast<int>(cfg.get_int("ipi.target"));
+    if (p.target >= vcpus) throw sim::ConfigError(cfg.source(), 0, "ipi.target", "a vCPU below vm.vcpus", std::to_string(p.target));
+    return guest::make_ipi_bench_workload(p);
+  }
+  if (kind == "vm_mix") {
+    guest::VmMixParams p;
+    p.timer_rearm_hz = cfg.get_double("mix.timer_rearm_hz");
+    p.timer_cancel_share = cfg.get_double("mix.timer_cancel_share");
+    p.resched_ipi_hz = cfg.get_double("mix.resched_ipi_hz");
+    p.call_function_hz = cfg.get_double("mix.call_function_hz");
+    p.call_function_targets = static_cast<int>(cfg.get_int("mix.call_function_targets"));
+    p.busy_share = cfg.get_double("mix.busy_share");
+    p.duration_ms = cfg.get_double("mix.duration_ms");
+    p.seed = seed;
+    return guest::make_vm_mix_workload(p);
+  }
+  return nullptr;  // idle: every vCPU halts
+}
+
 }  // namespace
 
 System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base) {
@@ -60,16 +90,31 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   }
   const int n = platform.topology.cpus();
   const int vcpus = static_cast<int>(cfg.get_int("vm.vcpus"));
+  const int nvms = static_cast<int>(cfg.get_int("vm.count"));
+  // vm.pin: one CPU per vCPU shared by every VM (vCPU i of each VM on pin[i], the seeds'
+  // overcommit layout), or one per vCPU of every VM in VM order.
   std::vector<int64_t> pin = cfg.get_int_list("vm.pin");
-  if (!pin.empty() && static_cast<int>(pin.size()) != vcpus)
-    throw sim::ConfigError(cfg.source(), 0, "vm.pin", "one host CPU per vCPU (" + std::to_string(vcpus) + " entries)",
+  const size_t all = static_cast<size_t>(vcpus) * static_cast<size_t>(nvms);
+  if (!pin.empty() && pin.size() != static_cast<size_t>(vcpus) && pin.size() != all)
+    throw sim::ConfigError(cfg.source(), 0, "vm.pin",
+                           "one host CPU per vCPU (" + std::to_string(vcpus) + " entries, shared by every VM" +
+                               (nvms > 1 ? ", or " + std::to_string(all) + " for every vCPU of every VM" : std::string()) + ")",
                            std::to_string(pin.size()) + " entries");
   if (pin.empty())
     for (int i = 0; i < vcpus; ++i) pin.push_back(i % n);
+  if (pin.size() != all) {
+    const std::vector<int64_t> one = pin;
+    for (int k = 1; k < nvms; ++k) pin.insert(pin.end(), one.begin(), one.end());
+  }
   for (int64_t c : pin)
     if (c >= n) throw sim::ConfigError(cfg.source(), 0, "vm.pin", "CPUs below " + std::to_string(n) + " on " + platform.name, std::to_string(c));
   for (int64_t c : cfg.get_int_list("host.busy_cpus"))
     if (c >= n) throw sim::ConfigError(cfg.source(), 0, "host.busy_cpus", "CPUs below " + std::to_string(n), std::to_string(c));
+  std::vector<std::string> kinds = cfg.get_string_list("vm.workloads");
+  if (!kinds.empty() && static_cast<int>(kinds.size()) != nvms)
+    throw sim::ConfigError(cfg.source(), 0, "vm.workloads", "one workload kind per VM (" + std::to_string(nvms) + " entries) or none",
+                           std::to_string(kinds.size()) + " entries");
+  if (kinds.empty()) kinds.assign(static_cast<size_t>(nvms), cfg.get_string("workload.kind"));
 
   // Hardware.
   line_ns_by_cpu.assign(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n)));
@@ -110,21 +155,30 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode",
                            "posted interrupts for noexit_pv (kvm.enable_apicv and a CPU with APICv)",
                            "noexit_pv on " + platform.name + (kp.enable_apicv ? "" : " with kvm.enable_apicv=false"));
-  vm = std::make_unique<kvm::Kvm>("vm0", kp, platform.vmx, platform.costs);
-  guest_vm.ipi_mode = guest::ipi_mode_from_string(ipi_mode);
-  vm->tsc_mhz = platform.tsc_mhz;
-  for (int i = 0; i < vcpus; ++i) {
-    kvm::Vcpu& v = vm->create_vcpu(static_cast<uint32_t>(i));
-    guests.push_back(std::make_unique<guest::GuestCpu>(i, platform.costs));
-    guests.back()->set_idle(cfg.get_string("guest.idle") == "poll" ? guest::GuestCpu::Idle::Poll : guest::GuestCpu::Idle::Halt);
-    auto thread = std::make_unique<kvm::VcpuThread>(v, *kernel, *guests.back());
-    vcpu_threads.push_back(thread.get());
-    kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(i)]));
-    view.cpus.push_back(guests.back().get());
-    view.apic_ids.push_back(v.apic_id());
-    guest_vm.apic_ids.push_back(v.apic_id());
-    if (kp.noexit_pv_ipi) guest_vm.pi_descs.push_back(&v.pi_desc);
-    guests.back()->set_vm(&guest_vm);
+  const auto idle = cfg.get_string("guest.idle") == "poll" ? guest::GuestCpu::Idle::Poll : guest::GuestCpu::Idle::Halt;
+  for (int k = 0; k < nvms; ++k) {
+    auto inst = std::make_unique<VmInstance>();
+    VmInstance& vm = *inst;
+    vm.index = k;
+    vm.kvm = std::make_unique<kvm::Kvm>("vm" + std::to_string(k), kp, platform.vmx, platform.costs);
+    vm.kvm->tsc_mhz = platform.tsc_mhz;
+    vm.guest_vm.ipi_mode = guest::ipi_mode_from_string(ipi_mode);
+    for (int i = 0; i < vcpus; ++i) {
+      kvm::Vcpu& v = vm.kvm->create_vcpu(static_cast<uint32_t>(i));
+      vm.guests.push_back(std::make_unique<guest::GuestCpu>(i, platform.costs));
+      vm.guests.back()->set_idle(idle);
+      auto thread = std::make_unique<kvm::VcpuThread>(v, *kernel, *vm.guests.back());
+      vm.vcpu_threads.push_back(thread.get());
+      vcpu_threads.push_back(thread.get());
+      kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(k * vcpus + i)]));
+      vm.view.cpus.push_back(vm.guests.back().get());
+      vm.view.apic_ids.push_back(v.apic_id());
+      vm.guest_vm.apic_ids.push_back(v.apic_id());
+      if (kp.noexit_pv_ipi) vm.guest_vm.pi_descs.push_back(&v.pi_desc);
+    }
+    for (auto& g : vm.guests) g->set_vm(&vm.guest_vm);
+    vm.view.platform = &platform;
+    vms.push_back(std::move(inst));
   }
   // POSTED_INTR_WAKEUP_VECTOR: wake the blocked vCPUs of this CPU with a pending post.
   kernel->pi_wakeup_handler = [this](host::Cpu& c) {
@@ -132,38 +186,32 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   };
   for (int64_t c : cfg.get_int_list("host.busy_cpus"))
     kernel->add_task(std::make_unique<host::BusyTask>("load" + std::to_string(c)), static_cast<int>(c));
-  view.platform = &platform;
 
-  // Workload.
-  const std::string kind = cfg.get_string("workload.kind");
-  if (kind == "vmexit") {
-    guest::VmexitParams p;
-    p.tests = cfg.get_string_list("vmexit.tests");
-    p.goal_cycles = static_cast<uint64_t>(cfg.get_int("vmexit.goal_cycles"));
-    workload = guest::make_vmexit_workload(p);
-  } else if (kind == "ipi_bench") {
-    guest::IpiBenchParams p;
-    p.iterations = static_cast<uint64_t>(cfg.get_int("ipi.iterations"));
-    p.target = static_cast<int>(cfg.get_int("ipi.target"));
-    if (p.target >= vcpus) throw sim::ConfigError(cfg.source(), 0, "ipi.target", "a vCPU below vm.vcpus", std::to_string(p.target));
-    workload = guest::make_ipi_bench_workload(p);
-  } else if (kind == "vm_mix") {
-    guest::VmMixParams p;
-    p.timer_rearm_hz = cfg.get_double("mix.timer_rearm_hz");
-    p.timer_cancel_share = cfg.get_double("mix.timer_cancel_share");
-    p.resched_ipi_hz = cfg.get_double("mix.resched_ipi_hz");
-    p.call_function_hz = cfg.get_double("mix.call_function_hz");
-    p.call_function_targets = static_cast<int>(cfg.get_int("mix.call_function_targets"));
-    p.busy_share = cfg.get_double("mix.busy_share");
-    p.duration_ms = cfg.get_double("mix.duration_ms");
-    p.seed = static_cast<uint64_t>(cfg.get_int("seed"));
-    workload = guest::make_vm_mix_workload(p);
-  } else {
-    workload = nullptr;  // idle: every vCPU halts
+  // Workloads: VM k's random streams are seeded apart from VM 0's, which matches a
+  // single-VM run of the same seed.
+  for (auto& vm : vms) {
+    vm->workload = make_workload(cfg, kinds[static_cast<size_t>(vm->index)], vm->index, vcpus);
+    if (vm->workload) vm->workload->setup(vm->view);
+    for (auto& g : vm->guests)
+      if (!g->started()) g->start_idle();
   }
-  if (workload) workload->setup(view);
-  for (auto& g : guests)
-    if (!g->started()) g->start_idle();
+}
+
+bool System::workloads_done() const {
+  bool any = false;
+  for (const auto& vm : vms) {
+    if (!vm->workload) continue;
+    any = true;
+    if (!vm->workload->done()) return false;
+  }
+  return any;
+}
+
+double System::workload_progress() const {
+  double least = -1.0;
+  for (const auto& vm : vms)
+    if (vm->workload) least = least < 0 ? vm->workload->progress() : std::min(least, vm->workload->progress());
+  return least;
 }
 
 System::~System() = default;

@@ -1,5 +1,5 @@
 // A simulated machine built from a scenario: the platform's cores on an APIC bus, the
-// host kernel, the VM with its vCPU threads, and the guest workload.
+// host kernel, and vm.count VMs, each with its vCPU threads and its guest workload.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,18 @@
 
 namespace run {
 
+// One VM: KVM's state for it, its guest vCPUs, their host threads (owned by the host
+// kernel) and the workload running inside it.
+struct VmInstance {
+  int index = 0;  // VM k is named "vm<k>"; VM 0 is the measured VM (unprefixed metrics)
+  std::unique_ptr<kvm::Kvm> kvm;
+  std::vector<std::unique_ptr<guest::GuestCpu>> guests;  // by vCPU index
+  std::vector<kvm::VcpuThread*> vcpu_threads;             // by vCPU index
+  std::unique_ptr<guest::Workload> workload;              // null: every vCPU idles
+  guest::VmView view;
+  guest::GuestVm guest_vm;
+};
+
 class System {
  public:
   System(const sim::Config& cfg, const hw::Platform& platform);
@@ -30,12 +42,13 @@ class System {
   std::vector<std::unique_ptr<hw::Core>> cores;
   std::unique_ptr<hw::ApicBus> bus;
   std::unique_ptr<host::Kernel> kernel;
-  std::unique_ptr<kvm::Kvm> vm;
-  std::vector<std::unique_ptr<guest::GuestCpu>> guests;
-  std::vector<kvm::VcpuThread*> vcpu_threads;
-  std::unique_ptr<guest::Workload> workload;
-  guest::VmView view;
-  guest::GuestVm guest_vm;
+  std::vector<std::unique_ptr<VmInstance>> vms;  // vm.count of them
+  std::vector<kvm::VcpuThread*> vcpu_threads;     // every VM's, in VM order
+
+  // Every VM's workload is done (VMs without one do not hold the run up; a run where no VM
+  // has one ends at run.max_sim_ms).
+  bool workloads_done() const;
+  double workload_progress() const;  // the least advanced VM's, 0..1; -1 without workloads
 };
 
 }  // namespace run

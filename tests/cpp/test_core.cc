@@ -204,19 +204,19 @@ DirectRun run_ipis_to_running_vcpu(bool apicv, sim::Picos duration) {
   DirectRun out;
   FreshSimContext ctx;
   run::System sys(cfg, platform);
-  guest::GuestCpu& g0 = *sys.guests[0];
-  guest::GuestCpu& g1 = *sys.guests[1];
+  guest::GuestCpu& g0 = *sys.vms[0]->guests[0];
+  guest::GuestCpu& g1 = *sys.vms[0]->guests[1];
   uint64_t* received = &out.received;
   g1.set_isr(kTestVector, [received](guest::GuestCpu& g, uint8_t) { return counting_isr(g, received); });
   g1.start(compute_forever(g1));
-  g0.start(send_ipis(g0, sys.view.apic_ids[1], kIpis, &out.sent));
+  g0.start(send_ipis(g0, sys.vms[0]->view.apic_ids[1], kIpis, &out.sent));
   sc_core::sc_start(sc_core::SC_ZERO_TIME);
   sys.start();
   sc_core::sc_start(sc_core::sc_time::from_value(duration));
   out.pi_notifications_cpu1 = sys.cores[1]->posted_intr_notifications();
   out.ticks_cpu1 = sys.kernel->cpu(1).ticks();
-  out.sender = sys.vm->vcpu(0).stat;
-  out.target = sys.vm->vcpu(1).stat;
+  out.sender = sys.vms[0]->kvm->vcpu(0).stat;
+  out.target = sys.vms[0]->kvm->vcpu(1).stat;
   return out;
 }
 

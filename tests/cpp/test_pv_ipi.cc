@@ -135,7 +135,7 @@ TEST(PvIpi, ConservationUnderRandomStorms) {
     run::RunOptions opts;
     opts.customize = [&](run::System& sys) {
       for (int i = 0; i < n; ++i) {
-        sys.guests[static_cast<size_t>(i)]->start([](guest::GuestCpu& g, int self, int nv, int* fin) -> sim::Task<> {
+        sys.vms[0]->guests[static_cast<size_t>(i)]->start([](guest::GuestCpu& g, int self, int nv, int* fin) -> sim::Task<> {
           sim::Rng rng(7, "storm" + std::to_string(self));
           for (int k = 0; k < 200; ++k) {
             std::vector<int> targets;
@@ -145,7 +145,7 @@ TEST(PvIpi, ConservationUnderRandomStorms) {
             co_await g.compute(200 + rng.below(3000));
           }
           ++*fin;
-        }(*sys.guests[static_cast<size_t>(i)], i, n, &finished));
+        }(*sys.vms[0]->guests[static_cast<size_t>(i)], i, n, &finished));
       }
     };
     opts.done = [&](run::System&) { return finished == n; };
@@ -169,7 +169,7 @@ TEST(PvIpi, IsolationCheckCatchesAMisbehavingGuest) {
   run::RunOptions opts;
   opts.customize = [&](run::System& sys) {
     const uint32_t foreign = sys.platform.topology.apic_id(10);  // no vCPU runs there
-    sys.guests[0]->start([](guest::GuestCpu& g, uint32_t dest, bool* done) -> sim::Task<> {
+    sys.vms[0]->guests[0]->start([](guest::GuestCpu& g, uint32_t dest, bool* done) -> sim::Task<> {
       hw::Icr bad_vector;
       bad_vector.vector = 0x30;  // not a posted-interrupt vector: reaches the host's IDT
       bad_vector.dest = g.vm()->apic_ids[1];  // a vCPU of this VM, but a host vector
@@ -179,7 +179,7 @@ TEST(PvIpi, IsolationCheckCatchesAMisbehavingGuest) {
       bad_dest.dest = dest;
       co_await g.wrmsr(hw::MSR_X2APIC_ICR, bad_dest.encode_x2apic());
       *done = true;
-    }(*sys.guests[0], foreign, &fired));
+    }(*sys.vms[0]->guests[0], foreign, &fired));
   };
   opts.done = [&](run::System&) { return fired; };
   const sim::Config cfg = sim::Config::load_text(run::scenario_schema(),
