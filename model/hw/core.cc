@@ -423,28 +423,40 @@ void Core::run_guest(sim::Picos now) {
     }
   }
   // Instruction boundaries: recognize events, then execute.
+  // Conservative lookahead: nothing this core does not know of yet can reach it before
+  // now + lookahead (the smallest CPU-to-CPU latency), so instructions that retire before
+  // then need no event of their own - and neither does an exit that KVM handled and
+  // re-entered from within this activation (vmenter left the core in Guest state).
+  const auto within_lookahead = [&] { return local_ < std::min(now + lookahead_, next_known_event()); };
+  const auto reentered = [&] { return state_ == State::Guest && !op_timed_ && within_lookahead(); };
   for (int budget = 256; budget > 0; --budget) {
     if (preempt_at_ <= local_) {
       vmexit(EXIT_REASON_PREEMPTION_TIMER);
+      if (reentered()) continue;
       return;
     }
-    if (recognize_physical_interrupt()) return;
+    if (recognize_physical_interrupt()) {
+      if (reentered()) continue;
+      return;
+    }
     if ((vmcs_->primary() & CPU_BASED_INTR_WINDOW_EXITING) && regs.rflags_if && !regs.sti_shadow) {
       vmexit(EXIT_REASON_INTERRUPT_WINDOW);
+      if (reentered()) continue;
       return;
     }
     deliver_virtual_interrupt();
     GuestOp& op = guest_->current_op();
     const bool shadow = regs.sti_shadow;
+    const uint64_t exits_before = exits_;
     // Blocking by STI ends once the next instruction has begun (a HLT after STI is
     // woken by the interrupt STI held back).
     const bool retired = execute(op);
     if (shadow && op.kind != OpKind::Sti) regs.sti_shadow = false;
-    if (!retired) return;
-    // Conservative lookahead: nothing this core does not know of yet can reach it before
-    // now + lookahead (the smallest CPU-to-CPU latency), so instructions that retire
-    // before then need no event of their own.
-    if (local_ > now && local_ >= std::min(now + lookahead_, next_known_event())) {
+    if (!retired) {
+      if (exits_ != exits_before && reentered()) continue;
+      return;
+    }
+    if (local_ > now && !within_lookahead()) {
       resume_at_ = local_;
       return;
     }

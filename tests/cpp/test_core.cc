@@ -105,6 +105,44 @@ TEST(Core, VmexitIpiPostsToAHaltedTargetWithoutExitsOnTheTarget) {
   EXPECT_GT(metric(off, "vmexit.ipi"), metric(on, "vmexit.ipi"));
 }
 
+// Conservative lookahead batches instructions, and exits KVM re-enters from, into one
+// SystemC activation; it must change the event count and nothing else.
+run::RunResult run_with_lookahead(const sim::Config& cfg, bool off) {
+  run::RunOptions o;
+  if (off)
+    o.customize = [](run::System& sys) {
+      for (auto& c : sys.cores) c->set_lookahead(0);
+    };
+  return run::run_scenario(cfg, o);
+}
+
+// Returns the events with the lookahead on and off.
+std::pair<uint64_t, uint64_t> expect_same_results_with_lookahead_off(const sim::Config& cfg) {
+  const run::RunResult on = run_with_lookahead(cfg, false);
+  const run::RunResult off = run_with_lookahead(cfg, true);
+  EXPECT_EQ(on.metrics, off.metrics);
+  EXPECT_EQ(on.exits, off.exits);
+  EXPECT_EQ(on.files, off.files);
+  const uint64_t ev_on = on.summary["events"].get<uint64_t>(), ev_off = off.summary["events"].get<uint64_t>();
+  EXPECT_LE(ev_on, ev_off);
+  return {ev_on, ev_off};
+}
+
+TEST(Core, LookaheadBatchingChangesNothingButEventsOnOneVcpu) {
+  // One vCPU: the lookahead is long, so whole runs of exits share one activation.
+  const auto cfg = testutil::vmexit_scenario({"cpuid", "inl_from_qemu", "tscdeadline", "self_ipi_sti_nop", "ipi_halt"},
+                                             1u << 21, {"vm.vcpus=1"});
+  const auto [on, off] = expect_same_results_with_lookahead_off(cfg);
+  EXPECT_LT(on, off / 2);  // batched
+}
+
+TEST(Core, LookaheadBatchingChangesNothingButEventsWithIpis) {
+  expect_same_results_with_lookahead_off(testutil::vmexit_scenario({"ipi", "ipi_halt", "tscdeadline"}, 1u << 21));
+  expect_same_results_with_lookahead_off(testutil::scenario(
+      "run: {progress: false}\nvm: {vcpus: 8, count: 2}\nworkload: {kind: vm_mix}\nmix: {duration_ms: 3}\n"));
+}
+
+
 TEST(Core, X2apicSelfIpiDoesNotExit) {
   const uint64_t goal = 2000000;
   // x2APIC SELF_IPI with virtual-interrupt delivery: the write lands in the virtual-APIC page
