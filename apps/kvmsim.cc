@@ -94,6 +94,15 @@ int cmd_run(int argc, char** argv) {
       std::fprintf(stderr, "kvmsim: %s = %g (must be 0)\n", name.c_str(), value);
       ++violated;
     }
+  // The first violation (of any invariant) with what the CPU did just before it.
+  if (violated && r.summary.contains("first_violations") && !r.summary["first_violations"].empty()) {
+    const auto& v = r.summary["first_violations"][0];
+    std::fprintf(stderr, "kvmsim: first violation: invariant.%s at %.3f us%s: %s\n", v["invariant"].get<std::string>().c_str(),
+                 v["at_us"].get<double>(), v["cpu"].get<int>() >= 0 ? (" on cpu" + std::to_string(v["cpu"].get<int>())).c_str() : "",
+                 v["what"].get<std::string>().c_str());
+    if (!v["timeline"].empty()) std::fprintf(stderr, "kvmsim: what cpu%d did before it:\n", v["cpu"].get<int>());
+    for (const auto& line : v["timeline"]) std::fprintf(stderr, "    %s\n", line.get<std::string>().c_str());
+  }
   if (violated && !keep_going) {
     std::fprintf(stderr, "kvmsim: %d invariant(s) violated; results in %s/ (--keep-going exits 0 anyway)\n", violated, out.c_str());
     return 3;

@@ -1,6 +1,8 @@
 #include "hw/core.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 
 #include "hw/lapic_timer.h"
 #include "hw/mem_line.h"
@@ -167,6 +169,7 @@ void Core::run() {
         if (state_ == State::Idle) local_ += clock_.cycles(costs_.cpu_c1_exit);
         set_state(State::Root, now);
         phys_.start_service(static_cast<uint8_t>(v));
+        note(Recent::Interrupt, static_cast<uint32_t>(v));
         root_->on_interrupt(static_cast<uint8_t>(v));
       } else if (state_ == State::Busy && now >= busy_until_ && root_) {
         local_ = std::max(local_, now);
@@ -193,6 +196,7 @@ void Core::root_idle() {
 
 void Core::send_ipi(const Icr& icr) {
   charge(costs_.cpu_apic_icr_write);
+  note(Recent::IpiSent, icr.dest);
   ApicMessage msg{icr, cpu_};
   tlm::tlm_generic_payload trans;
   trans.set_command(tlm::TLM_WRITE_COMMAND);
@@ -227,6 +231,22 @@ int Core::vmentry_check_failures(const Vmcs& v) const {
   return fails;
 }
 
+std::vector<std::string> Core::recent_events() const {
+  static constexpr const char* kKind[] = {"VM exit, reason", "VM entry", "interrupt, vector", "IPI sent to APIC id"};
+  std::vector<std::string> out;
+  const unsigned n = std::min(recent_n_, kRecent);
+  for (unsigned i = recent_n_ - n; i != recent_n_; ++i) {
+    const RecentEvent& e = recent_[i % kRecent];
+    char line[120];
+    std::snprintf(line, sizeof line, "%14.3f us  cpu%d  %s", sim::to_us(e.at), cpu_, kKind[static_cast<int>(e.kind)]);
+    std::string l = line;
+    if (e.kind == Recent::Exit) (l += " ") += exit_reason_name(e.code);
+    else if (e.kind != Recent::Entry) l += " " + std::to_string(e.code);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   vmcs_ = &vmcs;
   guest_ = &guest;
@@ -240,9 +260,22 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
     std::copy(ctl, ctl + 3, checked_ctl_);
     checked_failures_ = vmentry_check_failures(vmcs);
   }
-  entry_check_failures_ += static_cast<uint64_t>(checked_failures_);
-  if (local_ < last_entry_) ++time_regressions_;  // time monotonicity per core
+  if (checked_failures_) {
+    entry_check_failures_ += static_cast<uint64_t>(checked_failures_);
+    char what[160];
+    std::snprintf(what, sizeof what, "VM entry with %d failed check(s): pin 0x%llx, primary 0x%llx, secondary 0x%llx",
+                  checked_failures_, static_cast<unsigned long long>(ctl[0]), static_cast<unsigned long long>(ctl[1]),
+                  static_cast<unsigned long long>(ctl[2]));
+    report_violation("vmentry_check_failures", what);
+  }
+  if (fault_due(sim::Fault::TimeRegression)) local_ = last_entry_ > 1000 ? last_entry_ - 1000 : 0;
+  if (local_ < last_entry_) {  // time monotonicity per core
+    ++time_regressions_;
+    report_violation("time_regressions", "VM entry at " + std::to_string(local_) + " ps, before the previous entry at " +
+                                             std::to_string(last_entry_) + " ps");
+  }
   last_entry_ = local_;
+  note(Recent::Entry, 0);
   charge(costs_.vmx_vmentry);
   if (skip_pending_) {
     skip_pending_ = false;
@@ -282,6 +315,7 @@ void Core::vmexit(uint16_t reason, uint64_t qualification, uint32_t intr_info) {
   vmcs_->write(VmcsField::EXIT_QUALIFICATION, qualification);
   vmcs_->write(VmcsField::VM_EXIT_INTR_INFO, intr_info);
   ExitInfo e{reason, qualification, intr_info, &guest_->current_op(), local_};
+  note(Recent::Exit, reason);
   set_state(State::Root, local_);
   charge(costs_.vmx_vmexit);
   ++exits_;
@@ -695,7 +729,11 @@ bool Core::execute_msr(GuestOp& op, bool write) {
     if (write && msr == MSR_X2APIC_ICR) {
       // A guest-owned ICR (NoExit PV IPI): the IPI leaves on the physical bus as written.
       const Icr icr = Icr::decode_x2apic(op.a);
-      if (vmcs_->icr_monitor && !vmcs_->icr_monitor->allowed(icr)) ++isolation_violations_;
+      if (vmcs_->icr_monitor && !vmcs_->icr_monitor->allowed(icr)) {
+        ++isolation_violations_;
+        report_violation("isolation_violations", "guest ICR write to APIC id " + std::to_string(icr.dest) + " vector " +
+                                                     std::to_string(icr.vector) + " reaches outside its VM's posted-interrupt vectors");
+      }
       send_ipi(icr);
       retire();
       return true;

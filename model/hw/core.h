@@ -13,6 +13,7 @@
 // Statistics: events, guest/root/idle time, posted-interrupt notifications processed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -87,6 +88,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t entry_check_failures() const { return entry_check_failures_; }
   uint64_t time_regressions() const { return time_regressions_; }
   int vmentry_check_failures(const Vmcs& v) const;
+  std::vector<std::string> recent_events() const override;
   void finish_accounting(sim::Picos end);
 
   const sim::Clock& clock() const { return clock_; }
@@ -172,6 +174,17 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t pi_notifications_ = 0;
   uint64_t virtual_self_ipis_ = 0, coalesced_ = 0, guest_posts_ = 0, isolation_violations_ = 0;
   uint64_t entry_check_failures_ = 0, time_regressions_ = 0;
+  // The last kRecent transitions, for a violation's timeline (a few stores per event).
+  enum class Recent : uint8_t { Exit, Entry, Interrupt, IpiSent };
+  struct RecentEvent {
+    sim::Picos at;
+    Recent kind;
+    uint32_t code;  // exit reason, vector, or destination APIC id
+  };
+  static constexpr unsigned kRecent = 16;
+  std::array<RecentEvent, kRecent> recent_{};
+  unsigned recent_n_ = 0;
+  void note(Recent kind, uint32_t code) { recent_[recent_n_++ % kRecent] = {local_ps, kind, code}; }
   sim::Picos last_entry_ = 0;
   const Vmcs* checked_vmcs_ = nullptr;
   uint64_t checked_ctl_[3] = {0, 0, 0};

@@ -9,7 +9,12 @@
 #include "hw/icr.h"
 #include "hw/platform.h"
 #include "hw/vmcs.h"
+#include <string>
+#include <vector>
+
+#include "sim/fault.h"
 #include "sim/time.h"
+#include "sim/violations.h"
 
 namespace hw {
 
@@ -55,6 +60,19 @@ class VmxCpu {
   // VMREAD/VMWRITE by software beyond the fixed paths: charged at the table's cost.
   void vmwrite(Vmcs& v, VmcsField f, uint64_t value) { charge(costs().vmx_vmwrite); v.write(f, value); }
   uint64_t vmread(const Vmcs& v, VmcsField f) { charge(costs().vmx_vmread); return v.read(f); }
+
+  // Invariant checking. Checkers count violations themselves and report them here; the
+  // run keeps the first of each invariant with this CPU's recent events (null in unit
+  // tests: counting only).
+  sim::ViolationLog* violations = nullptr;
+  sim::FaultPlan* fault = nullptr;  // fault.inject: deliberate faults for the checkers' tests
+  bool fault_due(sim::Fault f) { return fault && fault->due(f, now()); }
+  void report_violation(const char* invariant, std::string what) {
+    if (!violations || violations->has(invariant)) return;
+    violations->record({invariant, now(), cpu(), std::move(what), recent_events()});
+  }
+  // The last things this CPU did (exits, entries, interrupts), oldest first.
+  virtual std::vector<std::string> recent_events() const { return {}; }
 };
 
 // The host kernel on one CPU, as the core sees it in root mode (model/host implements it).

@@ -47,6 +47,7 @@ struct VcpuStats {
   uint64_t interrupts_coalesced = 0;
   uint64_t interrupts_dropped_masked = 0;
   uint64_t illegal_transitions = 0;   // vCPU state machine violations
+  uint64_t tsc_mismatches = 0;        // entries whose VMCS TSC offset/multiplier KVM does not believe
 };
 
 }  // namespace kvm

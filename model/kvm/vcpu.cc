@@ -174,6 +174,7 @@ bool Vcpu::has_wake_event() const {
 void Vcpu::deliver_interrupt(VmxCpu& from, uint8_t vector) {
   from.charge(from.costs().kvm_deliver_interrupt);
   ++stat.interrupts_sent;
+  if (from.fault_due(sim::Fault::LostInterrupt)) return;  // fault.inject: dropped without a trace
   if (apicv_active()) {
     // vmx_deliver_posted_interrupt
     ++stat.posted_interrupts;
@@ -237,7 +238,12 @@ void Vcpu::inject_pending_events(VmxCpu& c) {
 // ---- Entry --------------------------------------------------------------------------------
 
 void Vcpu::enter_guest(VmxCpu& c) {
-  if (mode == VcpuMode::IN_GUEST_MODE || mp_state != MpState::RUNNABLE) ++stat.illegal_transitions;
+  if (c.fault_due(sim::Fault::IllegalTransition)) mode = VcpuMode::IN_GUEST_MODE;
+  if (mode == VcpuMode::IN_GUEST_MODE || mp_state != MpState::RUNNABLE) {
+    ++stat.illegal_transitions;
+    c.report_violation("illegal_transitions", "vcpu " + std::to_string(vcpu_id) + " entering the guest while " +
+                                                  (mode == VcpuMode::IN_GUEST_MODE ? "already in guest mode" : "not runnable"));
+  }
   const CostTable& costs = c.costs();
   c.charge(costs.kvm_enter_path);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
@@ -262,6 +268,16 @@ void Vcpu::enter_guest(VmxCpu& c) {
   if (kvm.l1d_flush() && l1tf_flush_l1d) c.charge(costs.mitigation_l1d_flush);
   l1tf_flush_l1d = false;
   if (kvm.mds_clear()) c.charge(costs.mitigation_mds_clear);
+  check_vmcs_tsc(c);
+  // fault.inject=vmentry_check: virtual NMIs without NMI exiting for one entry.
+  if (vmentry_fault_) {
+    vmentry_fault_ = false;
+    vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_NMI_EXITING, true);
+  }
+  if (c.fault_due(sim::Fault::VmentryCheck)) {
+    vmentry_fault_ = true;
+    vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_NMI_EXITING, false);
+  }
   mode = VcpuMode::IN_GUEST_MODE;
   if (exit_open_) {  // kvm_entry: close the exit's time span
     exit_open_ = false;
@@ -298,8 +314,25 @@ void Vcpu::skip(VmxCpu& c) {
   c.skip_instruction();
 }
 
+// TSC consistency: the guest reads host TSC x multiplier + offset from the VMCS (SDM
+// 25.3), and KVM converts guest deadlines with what it believes those are
+// (kvm_read_l1_tsc); the two must agree at every entry.
+void Vcpu::check_vmcs_tsc(VmxCpu& c) {
+  if (c.fault_due(sim::Fault::TscMismatch)) vmcs.write(VmcsField::TSC_OFFSET, static_cast<uint64_t>(tsc_offset + 1000));
+  const uint64_t mult = (vmcs.secondary() & SECONDARY_EXEC_TSC_SCALING) ? vmcs.read(VmcsField::TSC_MULTIPLIER) : hw::TSC_MULTIPLIER_ONE;
+  const int64_t off = (vmcs.primary() & CPU_BASED_USE_TSC_OFFSETTING) ? static_cast<int64_t>(vmcs.read(VmcsField::TSC_OFFSET)) : 0;
+  if (mult == tsc_multiplier && off == tsc_offset) return;
+  ++stat.tsc_mismatches;
+  c.report_violation("tsc_mismatches", "vcpu " + std::to_string(vcpu_id) + " enters with TSC offset " + std::to_string(off) +
+                                           " and multiplier " + std::to_string(mult) + "; KVM computes with " +
+                                           std::to_string(tsc_offset) + " and " + std::to_string(tsc_multiplier));
+}
+
 ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
-  if (mode == VcpuMode::OUTSIDE_GUEST_MODE) ++stat.illegal_transitions;  // an exit without an entry
+  if (mode == VcpuMode::OUTSIDE_GUEST_MODE) {  // an exit without an entry
+    ++stat.illegal_transitions;
+    c.report_violation("illegal_transitions", "vcpu " + std::to_string(vcpu_id) + " exits without having entered");
+  }
   mode = VcpuMode::OUTSIDE_GUEST_MODE;
   c.charge(c.costs().kvm_exit_path);
   ++stat.exits;

@@ -59,6 +59,7 @@ class Vcpu {
   bool l1tf_flush_l1d = true;
   uint64_t tsc_multiplier = 1ull << 48;
   int64_t tsc_offset = 0;
+  void check_vmcs_tsc(hw::VmxCpu& c);  // the VMCS's TSC fields against KVM's own (invariant)
   VcpuStats stat;
 
   bool apicv_active() const;
@@ -122,6 +123,7 @@ class Vcpu {
   sim::Picos last_exit_start_ = 0;
   uint16_t last_exit_reason_ = 0;
   bool exit_open_ = false;       // an exit awaits its kvm_entry
+  bool vmentry_fault_ = false;   // fault.inject=vmentry_check: restore NMI exiting next entry
   uint64_t apic_base_;
   uint64_t tsc_adjust_ = 0;
 };

@@ -143,7 +143,12 @@ void VcpuThread::set_phase(int next_i) {
                      (phase_ == Phase::Polling && next != Phase::Polling) ||
                      (phase_ == Phase::Blocked && next == Phase::Guest) ||
                      (phase_ == Phase::Guest && next == Phase::Guest && vcpu_.mp_state == MpState::HALTED);
-  if (!legal) ++vcpu_.stat.illegal_transitions;
+  if (!legal) {
+    ++vcpu_.stat.illegal_transitions;
+    static constexpr const char* kPhase[] = {"guest", "polling", "blocked"};
+    kernel_.cpu(cpu).vmx().report_violation("illegal_transitions", "vcpu thread " + std::to_string(vcpu_.vcpu_id) + " going from " +
+                                                                       kPhase[static_cast<int>(phase_)] + " to " + kPhase[next_i]);
+  }
   phase_ = next;
 }
 

@@ -109,7 +109,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
       if (const int reason = vm->kvm->vcpu(i).open_exit_reason(); reason >= 0) ++open[std::string(hw::exit_reason_name(reason))];
 
   // Invariants (always checked; all must be 0).
-  uint64_t sent = 0, coalesced = 0, dropped = 0, delivered = 0, pending = 0, illegal = 0;
+  uint64_t sent = 0, coalesced = 0, dropped = 0, delivered = 0, pending = 0, illegal = 0, tsc = 0;
   for (const auto& vm : sys.vms) {
     for (int i = 0; i < vm->kvm->nr_vcpus(); ++i) {
       const kvm::Vcpu& v = vm->kvm->vcpu(i);
@@ -117,6 +117,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
       coalesced += v.stat.interrupts_coalesced;
       dropped += v.stat.interrupts_dropped_masked;
       illegal += v.stat.illegal_transitions;
+      tsc += v.stat.tsc_mismatches;
       for (uint64_t w : v.pi_desc.pir) pending += static_cast<uint64_t>(__builtin_popcountll(w));
       for (uint32_t w : v.lapic.regs.irr()) pending += static_cast<uint64_t>(__builtin_popcount(w));
       delivered += vm->guests[static_cast<size_t>(i)]->interrupts_taken();
@@ -141,6 +142,14 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["invariant.vmentry_check_failures"] = static_cast<double>(entry_fail);
   m["invariant.time_regressions"] = static_cast<double>(regress);
   m["invariant.isolation_violations"] = static_cast<double>(isolation);
+  m["invariant.tsc_mismatches"] = static_cast<double>(tsc);
+  if (sent != accounted) {  // conservation is checked at the end: its "timeline" is the balance
+    sys.violations.record({"lost_interrupts", end, -1,
+                           "interrupts sent " + std::to_string(sent) + " != delivered " + std::to_string(delivered) + " + coalesced " +
+                               std::to_string(coalesced) + " + masked " + std::to_string(dropped) + " + pending " +
+                               std::to_string(pending) + " at the end of the run",
+                           {}});
+  }
   std::vector<PerfKvmRow> rows;
   for (int reason = 0; reason < hw::kNumExitReasons; ++reason) {
     if (!by_reason[reason]) continue;
@@ -224,6 +233,10 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   s["metrics"] = r.metrics;
   s["exits"] = r.exits;
   s["exits_open_at_end"] = open;
+  nlohmann::json viol = nlohmann::json::array();
+  for (const auto& v : sys.violations.firsts())
+    viol.push_back({{"invariant", v.invariant}, {"at_us", sim::to_us(v.at)}, {"cpu", v.cpu}, {"what", v.what}, {"timeline", v.timeline}});
+  s["first_violations"] = viol;
   r.summary = std::move(s);
 }
 

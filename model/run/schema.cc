@@ -2,6 +2,7 @@
 
 #include "guest/workload_vmexit.h"
 #include "host/sched_policy.h"
+#include "sim/fault.h"
 
 namespace run {
 namespace {
@@ -87,6 +88,9 @@ sim::Schema build() {
   s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));
   s.add(P("vmexit.goal_cycles", I, "1073741824", "TSC cycles each test's loop must last (GOAL, 2^30)", "workload", 1024, 1e15));
+  // Fault injection
+  s.add(P("fault.inject", E, "none", "deliberately break one thing once, to see the matching invariant.* checker catch it (tests; never in experiments)", "fault", {}, {}, sim::fault_names()));
+  s.add(P("fault.at_ms", D, "0.5", "simulated time after which fault.inject strikes at its first opportunity", "fault", 0, 3.6e9));
   // Platform cost overrides
   s.add(P("cost.*", D, "", "override one cost-table entry of the platform, e.g. cost.vmx.vmexit: 500", "costs", 0, 1e12));
   return s;

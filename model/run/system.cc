@@ -88,6 +88,8 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     *field = cfg.get_double(key);
     platform.cost_source[name] = "scenario override";
   }
+  fault.kind = sim::fault_from_string(cfg.get_string("fault.inject"));
+  fault.at = sim::ms(cfg.get_double("fault.at_ms"));
   const int n = platform.topology.cpus();
   const int vcpus = static_cast<int>(cfg.get_int("vm.vcpus"));
   const int nvms = static_cast<int>(cfg.get_int("vm.count"));
@@ -126,6 +128,8 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     const uint32_t apic = platform.topology.apic_id(c);
     cores.push_back(std::make_unique<hw::Core>(("cpu" + std::to_string(c)).c_str(), c, apic, platform, platform.costs));
     cores.back()->set_line_latency_table(&line_ns_by_cpu[static_cast<size_t>(c)]);
+    cores.back()->violations = &violations;
+    cores.back()->fault = &fault;
     cores.back()->apic_out.bind(bus->in);
     bus->out.bind(cores.back()->apic_in);
     ids.push_back({apic, hw::x2apic_ldr(apic), 0});

@@ -15,6 +15,8 @@
 #include "kvm/kvm.h"
 #include "kvm/vcpu_thread.h"
 #include "sim/config.h"
+#include "sim/fault.h"
+#include "sim/violations.h"
 
 namespace run {
 
@@ -37,6 +39,8 @@ class System {
   void start();
 
   hw::Platform platform;  // with the scenario's cost overrides applied
+  sim::ViolationLog violations;  // the first violation of each invariant, with its timeline
+  sim::FaultPlan fault;          // fault.inject (tests of the invariant checkers)
   std::vector<double> line_ns;  // cpus x cpus line-transfer latency
   std::vector<std::vector<double>> line_ns_by_cpu;
   std::vector<std::unique_ptr<hw::Core>> cores;
