@@ -192,13 +192,23 @@ void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector
       }
     };
   }
-  // Lookahead: other CPUs now run tasks (load, kthreads, the exitless timer's housekeeping
-  // CPU) and a device may interrupt; the smallest latency of any of them bounds it.
-  for (int a = 0; a < n; ++a) {
-    double min_ns = sys.platform.costs.apic_bus_same_socket_ns;
-    for (int b = 0; b < n; ++b)
-      if (b != a) min_ns = std::min({min_ns, hw::wire_latency_ns(sys.platform, b, a), hw::line_transfer_ns(sys.platform, b, a)});
-    sys.cores[static_cast<size_t>(a)]->set_lookahead(sim::ns(min_ns));
+  // Lookahead (as System computes it): the smallest latency from another CPU that runs
+  // something, now counting the CPUs given load, kthreads or native tasks here, the exitless
+  // timer's housekeeping CPU, and a device's MSI. Unchanged when none of them is in use.
+  std::vector<bool> active(static_cast<size_t>(n), false);
+  bool more = false;
+  for (int64_t c : pin) active[static_cast<size_t>(c)] = true;
+  for (int64_t c : cfg.get_int_list("host.busy_cpus")) active[static_cast<size_t>(c)] = true;
+  for (const host::Task* t : rt.host_tasks) more |= !active[static_cast<size_t>(t->cpu)], active[static_cast<size_t>(t->cpu)] = true;
+  if (r.pi_inject_timer) more |= !active[static_cast<size_t>(r.housekeeping_cpu)], active[static_cast<size_t>(r.housekeeping_cpu)] = true;
+  if (more || rt.vf) {
+    for (int a = 0; a < n; ++a) {
+      double min_ns = rt.vf ? sys.platform.costs.apic_bus_same_socket_ns : 1e6;
+      for (int b = 0; b < n; ++b)
+        if (b != a && active[static_cast<size_t>(b)])
+          min_ns = std::min({min_ns, hw::wire_latency_ns(sys.platform, b, a), hw::line_transfer_ns(sys.platform, b, a)});
+      sys.cores[static_cast<size_t>(a)]->set_lookahead(sim::ns(min_ns));
+    }
   }
   sys.rt = std::move(parts);
 }
