@@ -101,7 +101,7 @@ void Cpu::wake_up(Task* t, Cpu& waker) {
 
 // The tick runs only while a task runs (NO_HZ_IDLE); ticks stay on the HZ grid.
 void Cpu::update_tick() {
-  if (curr_ == &idle_) {
+  if (curr_ == &idle_ || (nohz_full_ && policy_->nr_queued() == 0)) {
     if (tick_.active()) hrtimer_cancel(tick_);
   } else if (!tick_.active()) {
     const sim::Picos now = core_.now();
@@ -114,7 +114,7 @@ void Cpu::tick_fn() {
   core_.charge(core_.costs().host_tick);
   account_curr();
   if (curr_ != &idle_ && policy_->tick_preempt(curr_)) need_resched_ = true;
-  if (curr_ != &idle_) hrtimer_start(tick_, tick_.expires + tick_period_);
+  if (curr_ != &idle_ && !(nohz_full_ && policy_->nr_queued() == 0)) hrtimer_start(tick_, tick_.expires + tick_period_);
 }
 
 void Cpu::hrtimer_start(HrTimer& t, sim::Picos expires) {
@@ -148,6 +148,7 @@ void Cpu::handle_irq(uint8_t vector) {
       if (kernel_.pi_wakeup_handler) kernel_.pi_wakeup_handler(*this);
       break;
     default:  // POSTED_INTR_VECTOR in root mode: kvm_posted_intr_ipi does nothing
+      if (kernel_.device_irq_handler) kernel_.device_irq_handler(*this, vector);
       break;
   }
   core_.eoi();
@@ -155,7 +156,7 @@ void Cpu::handle_irq(uint8_t vector) {
 
 void Cpu::on_interrupt(uint8_t vector) {
   handle_irq(vector);
-  if (need_resched_ || curr_ == &idle_) {
+  if ((need_resched_ && curr_->preemptible()) || curr_ == &idle_) {
     schedule();
   } else {
     curr_->resume(*this);

@@ -71,6 +71,9 @@ class Cpu : public hw::RootSoftware {
   uint64_t ticks() const { return ticks_; }
   uint64_t irqs(uint8_t vector) const { return irqs_[vector]; }
   bool is_idle_task(const Task* t) const { return t == &idle_; }
+  // nohz_full: the tick also stops while exactly one task runs (issue 3, CPU isolation).
+  void set_nohz_full(bool on) { nohz_full_ = on; }
+  bool nohz_full() const { return nohz_full_; }
 
  private:
   void program_timer();
@@ -88,6 +91,7 @@ class Cpu : public hw::RootSoftware {
   HrTimerQueue timers_;
   HrTimer tick_;
   sim::Picos tick_period_;
+  bool nohz_full_ = false;
   uint64_t context_switches_ = 0, ticks_ = 0;
   std::array<uint64_t, 256> irqs_{};
 };

@@ -1,5 +1,6 @@
 #include "host/kernel.h"
 
+#include "host/sched_rt.h"
 #include "hw/core.h"
 
 namespace host {
@@ -7,7 +8,7 @@ namespace host {
 Kernel::Kernel(const HostParams& params, std::vector<hw::Core*> cores) : params_(params) {
   const sim::Picos tick = sim::kPsPerSec / static_cast<sim::Picos>(params.hz);
   for (hw::Core* c : cores) {
-    cpus_.push_back(std::make_unique<Cpu>(*this, *c, make_sched_policy(params.scheduler, params.sched), tick));
+    cpus_.push_back(std::make_unique<Cpu>(*this, *c, make_rt_class(make_sched_policy(params.scheduler, params.sched)), tick));
     c->set_root_software(cpus_.back().get());
   }
 }

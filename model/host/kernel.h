@@ -30,6 +30,9 @@ class Kernel {
 
   // POSTED_INTR_WAKEUP_VECTOR handler (KVM's pi_wakeup_handler).
   std::function<void(Cpu&)> pi_wakeup_handler;
+  // Device interrupts (vectors the host assigned to passed-through devices: issue 3's
+  // SR-IOV VF, forwarded to the guest by KVM).
+  std::function<void(Cpu&, uint8_t)> device_irq_handler;
 
  private:
   HostParams params_;

@@ -30,11 +30,15 @@ class Task {
   virtual void on_vmexit(Cpu& cpu, const hw::ExitInfo& exit) {}
   virtual void on_busy_done(Cpu& cpu) {}
   virtual void on_soft_event(Cpu& cpu, uint64_t cookie) {}
+  // False while it runs kernel code with preemption off (a !CONFIG_PREEMPT host kernel's
+  // kthread): a wake-up's reschedule waits until it blocks or yields.
+  virtual bool preemptible() const { return true; }
 
   // Scheduling state, owned by the host scheduler.
   TaskState state = TaskState::Runnable;
   int cpu = 0;               // the CPU it is pinned to / queued on
   int64_t nice = 0;
+  int rt_priority = 0;       // SCHED_FIFO/SCHED_RR priority 1..99; 0 = the fair class (sched_rt.h)
   uint64_t vruntime = 0;     // ps of weighted execution (fair policies)
   sim::Picos exec_start = 0; // when it last started running
   sim::Picos sum_exec = 0;   // total run time

@@ -35,6 +35,7 @@ Core::Core(sc_core::sc_module_name name, int cpu, uint32_t apic_id, const Platfo
   ps_per_cycle = 1e6 / platform.freq_mhz;
   phys_.set_x2apic_mode(true);
   phys_.write(APIC_SPIV, APIC_SPIV_APIC_ENABLED | 0xFF);
+  phys_.write(APIC_LVTT, (2u << 17) | LOCAL_TIMER_VECTOR);  // Linux's lapic-deadline clockevent
   arrivals_.reserve(16);
   SC_METHOD(run);
   sensitive << wake_;
@@ -52,7 +53,7 @@ void Core::push_arrival(const Arrival& a) {
 void Core::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   const auto* msg = reinterpret_cast<const ApicMessage*>(trans.get_data_ptr());
   const sim::Picos at = sc_now() + delay.value();
-  push_arrival({at, arrival_seq_++, msg->icr.vector, false, 0});
+  push_arrival({at, arrival_seq_++, msg->icr.vector, false, msg->icr.mode == DeliveryMode::NMI ? kNmiCookie : 0});
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
   if (!wake_pending_ || at < wake_at_) schedule_wake();
 }
@@ -127,14 +128,19 @@ void Core::take_arrivals(sim::Picos now) {
   if (lapic_timer_at_ > now && (arrivals_.empty() || arrivals_.front().at > now)) return;  // the common case
   if (lapic_timer_at_ <= now) {
     lapic_timer_at_ = sim::kNever;
-    phys_.accept_fixed(LOCAL_TIMER_VECTOR, false);
+    ++lapic_timer_fires_;
+    // The vector is LVTT's (the host's LOCAL_TIMER_VECTOR unless a guest owns the timer).
+    const uint32_t lvtt = phys_.lvtt();
+    if (!(lvtt & APIC_LVT_MASKED) || (lvtt & 0xFF) == 0)
+      phys_.accept_fixed((lvtt & 0xFF) ? static_cast<uint8_t>(lvtt & 0xFF) : LOCAL_TIMER_VECTOR, false);
   }
   while (!arrivals_.empty() && arrivals_.front().at <= now) {
     std::pop_heap(arrivals_.begin(), arrivals_.end(), std::greater<>());
     Arrival a = arrivals_.back();
     arrivals_.pop_back();
     if (!a.soft) {
-      phys_.accept_fixed(a.vector, false);
+      if (a.cookie == kNmiCookie) nmi_pending_ = true;
+      else phys_.accept_fixed(a.vector, false);
     } else if (state_ != State::Guest && root_) {
       // Software signals are for code running in root mode (a polling vCPU thread); a
       // CPU back in the guest has already seen what the signal was about.
@@ -163,6 +169,7 @@ void Core::run() {
     case State::Busy:
     case State::Idle:
     case State::Root: {
+      nmi_pending_ = false;  // the host's NMI handler: nothing the model needs from it
       const int v = phys_.deliverable_vector();
       if (v >= 0 && root_) {
         local_ = std::max(local_, now);
@@ -276,7 +283,7 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   }
   last_entry_ = local_;
   note(Recent::Entry, 0);
-  charge(costs_.vmx_vmentry);
+  if (!vmcs.native) charge(costs_.vmx_vmentry);
   if (skip_pending_) {
     skip_pending_ = false;
     guest_->complete_op();
@@ -286,7 +293,7 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   const uint64_t inj = vmcs.read(VmcsField::VM_ENTRY_INTR_INFO_FIELD);
   if (inj & INTR_INFO_VALID_MASK) {
     vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, 0);
-    charge(costs_.vmx_event_injection);
+    charge(vmcs.native ? costs_.cpu_interrupt_delivery : costs_.vmx_event_injection);
     guest_->deliver_interrupt(static_cast<uint8_t>(inj & 0xFF));
   }
   // The VMX-preemption timer counts down each time bit `rate` of the TSC changes.
@@ -317,7 +324,7 @@ void Core::vmexit(uint16_t reason, uint64_t qualification, uint32_t intr_info) {
   ExitInfo e{reason, qualification, intr_info, &guest_->current_op(), local_};
   note(Recent::Exit, reason);
   set_state(State::Root, local_);
-  charge(costs_.vmx_vmexit);
+  if (!vmcs_->native) charge(costs_.vmx_vmexit);
   ++exits_;
   root_->on_vmexit(e);
 }
@@ -358,6 +365,7 @@ bool Core::recognize_physical_interrupt() {
   if (guest_->regs.rflags_if && !guest_->regs.sti_shadow) {
     phys_.start_service(static_cast<uint8_t>(v));
     charge(costs_.cpu_interrupt_delivery);
+    ++direct_guest_interrupts_;
     guest_->deliver_interrupt(static_cast<uint8_t>(v));
   }
   return false;
@@ -439,7 +447,7 @@ void Core::run_guest(sim::Picos now) {
     }
     if (op_timed_) {
       // Still running: only an interrupt or the preemption timer can cut it short.
-      const bool phys = phys_.deliverable_vector() >= 0;
+      const bool phys = phys_.deliverable_vector() >= 0 || nmi_pending_;
       const bool virt = (vmcs_->secondary() & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY) &&
                         regs.rflags_if && vmcs_->virtual_apic->deliverable_vector() >= 0;
       if (!phys && !virt && preempt_at_ > now) return;
@@ -466,6 +474,12 @@ void Core::run_guest(sim::Picos now) {
   for (int budget = 256; budget > 0; --budget) {
     if (preempt_at_ <= local_) {
       vmexit(EXIT_REASON_PREEMPTION_TIMER);
+      if (reentered()) continue;
+      return;
+    }
+    if (nmi_pending_ && (vmcs_->pin() & PIN_BASED_NMI_EXITING)) {  // SDM 25.2: NMI exiting
+      nmi_pending_ = false;
+      vmexit(EXIT_REASON_EXCEPTION_NMI, 0, INTR_INFO_VALID_MASK | INTR_TYPE_NMI_INTR | 2);
       if (reentered()) continue;
       return;
     }
@@ -725,7 +739,7 @@ bool Core::execute_msr(GuestOp& op, bool write) {
       return true;
     }
     // Anything else reaches the physical x2APIC (only with passthrough configurations).
-    if (write && msr == MSR_X2APIC_EOI) phys_.eoi();
+    if (msr != MSR_X2APIC_ICR) return physical_msr(op, write);
     if (write && msr == MSR_X2APIC_ICR) {
       // A guest-owned ICR (NoExit PV IPI): the IPI leaves on the physical bus as written.
       const Icr icr = Icr::decode_x2apic(op.a);
@@ -739,9 +753,64 @@ bool Core::execute_msr(GuestOp& op, bool write) {
       return true;
     }
   }
+  return physical_msr(op, write);
+}
+
+// A guest access that neither exits nor is virtualized reaches the physical LAPIC: bare
+// metal, DirectIRQ's direct EOI and TMICT/TMCCT/TDCR, timer passthrough's TSC_DEADLINE.
+// A TSC-deadline value is in the guest's TSC: the timer compares the host TSC, so the value
+// goes through the VMCS offset and multiplier (seed 002 arranges the same by adjusting the
+// TSC at entry).
+bool Core::physical_msr(GuestOp& op, bool write) {
   charge(costs_.cpu_msr_access);
-  retire();
+  const uint32_t msr = op.a32;
+  uint64_t result = 0;
+  const uint32_t primary = vmcs_->primary();
+  const uint64_t mult = (vmcs_->secondary() & SECONDARY_EXEC_TSC_SCALING) ? vmcs_->read(VmcsField::TSC_MULTIPLIER) : (1ull << 48);
+  const int64_t off = (primary & CPU_BASED_USE_TSC_OFFSETTING) ? static_cast<int64_t>(vmcs_->read(VmcsField::TSC_OFFSET)) : 0;
+  const sim::Picos bus_ps = static_cast<sim::Picos>(1e6 / platform_.apic_bus_mhz + 0.5);
+  switch (msr) {
+    case MSR_IA32_TSC_DEADLINE:
+      if (lvtt_mode(phys_.lvtt()) != TimerMode::TscDeadline) break;  // ignored outside the mode
+      if (write) arm_lapic_timer(op.a == 0 ? sim::kNever : std::max(local_, tsc_.time_of_count(host_tsc_for_guest(op.a, mult, off))));
+      else if (lapic_timer_at_ != sim::kNever) result = guest_tsc(tsc_.count_at(lapic_timer_at_), mult, off);
+      break;
+    case MSR_X2APIC_EOI:
+      if (write) phys_.eoi();
+      break;
+    case MSR_X2APIC_LVTT:
+      if (write) set_lapic_lvtt(static_cast<uint32_t>(op.a));
+      else result = phys_.lvtt();
+      break;
+    case MSR_X2APIC_TDCR:
+      if (write) phys_.write(APIC_TDCR, static_cast<uint32_t>(op.a));
+      else result = phys_.tdcr();
+      break;
+    case MSR_X2APIC_TMICT:
+      if (lvtt_mode(phys_.lvtt()) == TimerMode::TscDeadline) break;
+      if (write) {
+        phys_.write(APIC_TMICT, static_cast<uint32_t>(op.a));
+        phys_timer_start_ = local_;
+        arm_lapic_timer(op.a == 0 ? sim::kNever : local_ + static_cast<sim::Picos>(period_ps(static_cast<uint32_t>(op.a), phys_.tdcr(), static_cast<uint64_t>(bus_ps))));
+      } else {
+        result = phys_.tmict();
+      }
+      break;
+    case MSR_X2APIC_TMCCT:
+      if (!write && lapic_timer_at_ != sim::kNever && lapic_timer_at_ > local_)
+        result = current_count(phys_.tmict(), tdcr_divide(phys_.tdcr()), static_cast<uint64_t>(bus_ps), phys_timer_start_, local_, false, 0);
+      break;
+    default:
+      break;
+  }
+  retire(result);
   return true;
+}
+
+void Core::set_lapic_lvtt(uint32_t lvtt) {
+  const bool mode_change = lvtt_mode(lvtt) != lvtt_mode(phys_.lvtt());
+  phys_.write(APIC_LVTT, lvtt);
+  if (mode_change) arm_lapic_timer(sim::kNever);  // a mode change disarms the timer
 }
 
 bool Core::execute_mmio(GuestOp& op, bool write) {

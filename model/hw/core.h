@@ -61,6 +61,12 @@ class Core : public sc_core::sc_module, public VmxCpu {
   void root_idle();                    // HLT in C1 until an interrupt
   void eoi() { phys_.eoi(); }          // host EOI of the physical LAPIC
   void arm_lapic_timer(sim::Picos deadline);  // TSC-deadline clockevent; kNever disarms
+  // VmxCpu: the physical timer handed to a guest (timer passthrough, DirectIRQ).
+  sim::Picos lapic_timer_deadline() const override { return lapic_timer_at_; }
+  void set_lapic_timer_deadline(sim::Picos t) override { arm_lapic_timer(t); }
+  void set_lapic_lvtt(uint32_t lvtt) override;
+  void lapic_eoi() override { phys_.eoi(); }
+  uint64_t lapic_timer_fires() const { return lapic_timer_fires_; }
   void post_soft_event(sim::Picos at, uint64_t cookie);
   bool in_guest() const { return state_ == State::Guest; }
   bool idle() const { return state_ == State::Idle; }
@@ -83,6 +89,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t posted_intr_notifications() const { return pi_notifications_; }
   uint64_t virtual_self_ipis() const { return virtual_self_ipis_; }
   uint64_t guest_posts() const { return guest_posts_; }
+  uint64_t direct_guest_interrupts() const { return direct_guest_interrupts_; }  // DirectIRQ
   uint64_t isolation_violations() const { return isolation_violations_; }
   uint64_t coalesced_interrupts() const { return coalesced_; }
   uint64_t entry_check_failures() const { return entry_check_failures_; }
@@ -126,6 +133,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   bool execute(GuestOp& op);                 // false when the op exited or is timed
   bool execute_msr(GuestOp& op, bool write);
   bool execute_mmio(GuestOp& op, bool write);
+  bool physical_msr(GuestOp& op, bool write);  // an access that reaches the physical LAPIC
   bool execute_pause_loop(GuestOp& op, sim::Picos spin_start);
   bool virtual_eoi();
   void vmexit(uint16_t reason, uint64_t qualification = 0, uint32_t intr_info = 0);
@@ -155,6 +163,11 @@ class Core : public sc_core::sc_module, public VmxCpu {
   // Physical local APIC.
   LapicRegisters phys_;
   sim::Picos lapic_timer_at_ = sim::kNever;
+  uint64_t lapic_timer_fires_ = 0;
+  uint64_t direct_guest_interrupts_ = 0;
+  static constexpr uint64_t kNmiCookie = 1;  // Arrival.cookie of a hardware NMI
+  bool nmi_pending_ = false;
+  sim::Picos phys_timer_start_ = 0;  // when TMICT was last written (TMCCT)
   std::vector<Arrival> arrivals_;  // min-heap by (at, seq)
   uint64_t arrival_seq_ = 0;
 

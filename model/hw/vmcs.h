@@ -135,6 +135,9 @@ class Vmcs {
   PiDesc* pi_desc = nullptr;
   const IcrMonitor* icr_monitor = nullptr;
   bool launched = false;
+  // Bare metal (vm.bare_metal): the same core runs the program natively; no VMX transition
+  // costs are charged and the "exits" are the host kernel's own service paths.
+  bool native = false;
 
  private:
   std::array<uint64_t, kNumVmcsFields> fields_{};

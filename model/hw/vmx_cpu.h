@@ -59,6 +59,12 @@ class VmxCpu {
   virtual void send_ipi(const Icr& icr) = 0;
   // VMREAD/VMWRITE by software beyond the fixed paths: charged at the table's cost.
   void vmwrite(Vmcs& v, VmcsField f, uint64_t value) { charge(costs().vmx_vmwrite); v.write(f, value); }
+  // The physical LAPIC timer, for KVM modes that hand it to the guest (issue 3: timer
+  // passthrough, DirectIRQ's direct LAPIC timer). The defaults are a CPU without one (fakes).
+  virtual sim::Picos lapic_timer_deadline() const { return sim::kNever; }
+  virtual void set_lapic_timer_deadline(sim::Picos) {}
+  virtual void set_lapic_lvtt(uint32_t) {}
+  virtual void lapic_eoi() {}
   uint64_t vmread(const Vmcs& v, VmcsField f) { charge(costs().vmx_vmread); return v.read(f); }
 
   // Invariant checking. Checkers count violations themselves and report them here; the

@@ -1,5 +1,6 @@
 #include "kvm/lapic.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "hw/apic_regs.h"
@@ -50,6 +51,9 @@ void Lapic::x2apic_msr_write(hw::VmxCpu& cpu, uint32_t msr, uint64_t value) {
     case hw::MSR_X2APIC_LVTT: {
       const hw::TimerMode before = hw::lvtt_mode(regs.lvtt());
       regs.write(hw::APIC_LVTT, static_cast<uint32_t>(value));
+      // DirectIRQ: LVTT stays intercepted so KVM checks the vector before the physical
+      // timer uses it (seed 001).
+      if (vcpu_.kvm.params().direct_irq && hw::apic_vector_legal(static_cast<uint8_t>(value & 0xFF))) cpu.set_lapic_lvtt(static_cast<uint32_t>(value));
       if (hw::lvtt_mode(regs.lvtt()) != before) {  // apic_update_lvtt: a mode change stops the timer
         cancel_apic_timer(cpu);
         tscdeadline_ = 0;
@@ -126,6 +130,9 @@ uint32_t Lapic::tmcct(const hw::VmxCpu& cpu) const {
 
 bool Lapic::can_use_hv_timer(hw::VmxCpu& cpu) const {
   const KvmParams& p = vcpu_.kvm.params();
+  if (p.timer_passthrough) return !vcpu_.halting;  // the physical timer, any distance
+  // kvm_can_use_hv_timer: not when timer interrupts are posted from another CPU.
+  if (p.pi_inject_timer && vcpu_.apicv_active() && p.hlt_in_guest) return false;
   if (!p.hv_timer || !p.preemption_timer || !cpu.caps().preemption_timer || vcpu_.halting) return false;
   // vmx_set_hv_timer refuses deltas that do not fit the 32-bit timer after the shift.
   if (expires_ <= cpu.now()) return true;
@@ -144,6 +151,7 @@ void Lapic::set_tscdeadline(hw::VmxCpu& cpu, uint64_t value) {
 }
 
 void Lapic::cancel_apic_timer(hw::VmxCpu& cpu) {
+  if (vcpu_.kvm.params().direct_irq && expires_ != sim::kNever) cpu.set_lapic_timer_deadline(sim::kNever);
   hv_timer_in_use_ = false;
   expires_ = sim::kNever;
   if (sw_timer_armed_) {
@@ -156,6 +164,13 @@ void Lapic::cancel_apic_timer(hw::VmxCpu& cpu) {
 void Lapic::start_apic_timer(hw::VmxCpu& cpu) {
   const sim::Picos deadline = expires_;
   const sim::Picos advance = advance_ps();
+  if (vcpu_.kvm.params().direct_irq) {
+    // DirectIRQ's direct LAPIC timer: KVM converts the guest's deadline and programs the
+    // physical timer; it fires into the guest IDT with the guest's vector, no exit.
+    cpu.set_lapic_lvtt(regs.lvtt());
+    cpu.set_lapic_timer_deadline(std::max(deadline, cpu.now()));
+    return;
+  }
   if (deadline <= cpu.now()) {
     apic_timer_expired(cpu, false);
     return;
@@ -221,6 +236,14 @@ void Lapic::inject_or_pend(hw::VmxCpu& cpu, bool from_timer_fn) {
     inject_pending_timer(cpu);
     return;
   }
+  // kvm_use_posted_timer_interrupt: the exitless timer posts from the housekeeping CPU
+  // to a vCPU in guest mode, with no exit on the vCPU's CPU.
+  const KvmParams& p = vcpu_.kvm.params();
+  if (from_timer_fn && p.pi_inject_timer && p.hlt_in_guest && vcpu_.apicv_active() &&
+      vcpu_.mode == VcpuMode::IN_GUEST_MODE) {
+    inject_pending_timer(cpu);
+    return;
+  }
   ++pending_timer_;
   if (from_timer_fn) vcpu_.kick(cpu);
 }
@@ -254,6 +277,20 @@ void Lapic::switch_to_hv_timer(hw::VmxCpu& cpu) {
   expires_ = keep;
   hv_timer_in_use_ = true;
   ++vcpu_.stat.hv_timer_armed;
+}
+
+void Lapic::tpt_save(hw::VmxCpu& cpu, sim::Picos hw_deadline) {
+  if (!tsc_deadline_mode()) return;
+  if (hw_deadline == sim::kNever) {
+    tscdeadline_ = 0;
+    expires_ = sim::kNever;
+    hv_timer_in_use_ = false;
+    return;
+  }
+  expires_ = hw_deadline;
+  tscdeadline_ = hw::guest_tsc(cpu.host_tsc() + static_cast<uint64_t>(sim::to_us(hw_deadline > cpu.now() ? hw_deadline - cpu.now() : 0) * cpu.tsc_mhz()),
+                               vcpu_.tsc_multiplier, vcpu_.tsc_offset);
+  hv_timer_in_use_ = true;
 }
 
 void Lapic::wait_lapic_expire_slow(hw::VmxCpu& cpu) {

@@ -62,6 +62,12 @@ class Lapic {
   bool timer_pending() const { return pending_timer_ > 0; }
   void inject_pending_timer(hw::VmxCpu& cpu);
   int64_t timer_advance_ns() const { return timer_advance_ns_; }
+  // Timer passthrough (seed 002): while the guest runs, its deadline is in the physical
+  // timer; KVM takes it back at exit (tpt_save: kNever when disarmed or fired) and hands it
+  // over at entry (tpt_deadline: kNever when none is armed or it went to an hrtimer).
+  void tpt_save(hw::VmxCpu& cpu, sim::Picos hw_deadline);
+  sim::Picos tpt_deadline() const { return hv_timer_in_use_ ? expires_ : sim::kNever; }
+  void tpt_expired(hw::VmxCpu& cpu) { ++pending_timer_; (void)cpu; }
 
  private:
   void start_apic_timer(hw::VmxCpu& cpu);

@@ -21,6 +21,12 @@ struct KvmParams {
   uint32_t ple_window_max = 0xFFFFFFFFu;
   bool pv_send_ipi = true;         // KVM_FEATURE_PV_SEND_IPI offered to the guest
   bool noexit_pv_ipi = false;      // seed 002: ICR not intercepted, descriptors mapped
+  // issue 3: latency-critical guests (rt_timer.h)
+  bool hlt_in_guest = false;       // KVM_CAP_X86_DISABLE_EXITS_HLT: HLT does not exit
+  bool pi_inject_timer = false;    // kvm.pi_inject_timer: exitless timer, posted from a housekeeping CPU
+  int housekeeping_cpu = 0;        // where the exitless timer's hrtimer runs
+  bool timer_passthrough = false;  // seed 002: the guest owns the TSC-deadline timer
+  bool direct_irq = false;         // seed 001: no external-interrupt exiting, direct EOI and LAPIC timer
   // kvm
   uint64_t halt_poll_ns = 200000;
   uint32_t halt_poll_ns_grow = 2;

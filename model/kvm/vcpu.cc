@@ -7,6 +7,7 @@
 #include "hw/vmx.h"
 #include "kvm/kvm.h"
 #include "kvm/ple.h"
+#include "kvm/rt_timer.h"
 
 namespace kvm {
 
@@ -55,6 +56,7 @@ void Vcpu::setup_vmcs() {
   const KvmParams& p = kvm.params();
   const VmxCapabilities& caps = kvm.caps();
   uint32_t pin = PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS;
+  if (p.direct_irq) pin &= ~PIN_BASED_EXT_INTR_MASK;  // seed 001: physical interrupts go to the guest IDT
   if (apicv_active()) pin |= PIN_BASED_POSTED_INTR;
   uint32_t primary = CPU_BASED_HLT_EXITING | CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING |
                      CPU_BASED_UNCOND_IO_EXITING | CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_TPR_SHADOW |
@@ -64,6 +66,7 @@ void Vcpu::setup_vmcs() {
   if (caps.ple && p.ple_gap) secondary |= SECONDARY_EXEC_PAUSE_LOOP_EXITING;
   else if (!caps.ple) primary |= 0;  // without PLE, KVM leaves PAUSE exiting off too
   if (caps.tsc_scaling) secondary |= SECONDARY_EXEC_TSC_SCALING;
+  if (p.hlt_in_guest) primary &= ~CPU_BASED_HLT_EXITING;
   vmcs.write(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin);
   vmcs.write(VmcsField::CPU_BASED_VM_EXEC_CONTROL, primary);
   vmcs.write(VmcsField::SECONDARY_VM_EXEC_CONTROL, secondary);
@@ -246,6 +249,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
   }
   const CostTable& costs = c.costs();
   c.charge(costs.kvm_enter_path);
+  if (rt) rt->before_inject(c);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
   if (apicv_active()) {
     sync_pir_to_irr(c);
@@ -283,6 +287,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
     exit_open_ = false;
     stat.exit_time_ns[last_exit_reason_].add(sim::to_ns(c.now() - last_exit_start_));
   }
+  if (rt) rt->before_vmenter(c);
   c.vmenter(vmcs, *guest);
 }
 
@@ -346,6 +351,7 @@ ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
   last_exit_start_ = e.start;
   last_exit_reason_ = e.reason;
   exit_open_ = true;
+  if (rt && rt->after_vmexit(c, e)) return ExitResult::Reenter;
   if (kvm.params().fastpath && handle_fastpath(c, e)) {
     ++stat.fastpath_exits;
     return ExitResult::Reenter;

@@ -19,6 +19,7 @@
 namespace kvm {
 
 class Kvm;
+class RtTimer;
 
 enum class VcpuMode : uint8_t { OUTSIDE_GUEST_MODE, IN_GUEST_MODE, EXITING_GUEST_MODE };
 enum class MpState : uint8_t { RUNNABLE, HALTED };
@@ -61,6 +62,8 @@ class Vcpu {
   int64_t tsc_offset = 0;
   void check_vmcs_tsc(hw::VmxCpu& c);  // the VMCS's TSC fields against KVM's own (invariant)
   VcpuStats stat;
+  // Timer passthrough / DirectIRQ entry and exit steps (rt_timer.h); null when both are off.
+  RtTimer* rt = nullptr;
 
   bool apicv_active() const;
   // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
@@ -111,6 +114,7 @@ class Vcpu {
   ExitResult handle_cr(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_tpr_below_threshold(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_unknown(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  friend class RtTimer;
   void set_apic_base(uint64_t value);
   void update_apic_mode_controls();
   void sync_pir_to_irr(hw::VmxCpu& cpu);

@@ -154,11 +154,17 @@ void VcpuThread::set_phase(int next_i) {
 
 // ---- VcpuHostOps ------------------------------------------------------------------------
 
-void VcpuThread::start_timer(hw::VmxCpu& from, sim::Picos expires) {
-  kernel_.cpu(cpu).hrtimer_start(lapic_timer_, expires);
+// The exitless timer's hrtimer runs on a housekeeping CPU (nohz_full moves it there).
+int VcpuThread::timer_cpu() const {
+  const KvmParams& p = vcpu_.kvm.params();
+  return p.pi_inject_timer && p.hlt_in_guest && vcpu_.apicv_active() ? p.housekeeping_cpu : cpu;
 }
 
-void VcpuThread::cancel_timer(hw::VmxCpu& from) { kernel_.cpu(cpu).hrtimer_cancel(lapic_timer_); }
+void VcpuThread::start_timer(hw::VmxCpu& from, sim::Picos expires) {
+  kernel_.cpu(timer_cpu()).hrtimer_start(lapic_timer_, expires);
+}
+
+void VcpuThread::cancel_timer(hw::VmxCpu& from) { kernel_.cpu(timer_cpu()).hrtimer_cancel(lapic_timer_); }
 
 // kvm_vcpu_wake_up: a polling thread sees the event after the line transfer; a blocked
 // one is woken through the scheduler.
@@ -177,6 +183,8 @@ void VcpuThread::send_ipi_to_vcpu_cpu(hw::VmxCpu& from, uint8_t vector) {
   hw::Icr icr;
   icr.vector = vector;
   icr.dest = vcpu_.cpu_apic_id;
+  // DirectIRQ: the guest owns the IDT on its core, so host requests travel as NMIs.
+  if (vector == hw::RESCHEDULE_VECTOR && vcpu_.kvm.params().direct_irq) icr.mode = hw::DeliveryMode::NMI;
   from.send_ipi(icr);
 }
 

@@ -46,7 +46,8 @@ class VcpuThread : public host::Task, public VcpuHostOps {
   void start_halt(host::Cpu& cpu);
   void block(host::Cpu& cpu);
   void finish_halt(host::Cpu& cpu, bool polled);
-  void set_phase(int next);  // legal: Guest->Polling|Blocked, Polling->Guest|Blocked, Blocked->Guest
+  void set_phase(int next);
+  int timer_cpu() const;  // legal: Guest->Polling|Blocked, Polling->Guest|Blocked, Blocked->Guest
 
   Vcpu& vcpu_;
   host::Kernel& kernel_;

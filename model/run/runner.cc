@@ -12,6 +12,7 @@
 
 #include "hw/vmx.h"
 #include "run/perf_kvm_stat.h"
+#include "run/rt_setup.h"
 #include "run/schema.h"
 #include "run/system.h"
 
@@ -125,7 +126,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   }
   uint64_t entry_fail = 0, regress = 0, isolation = 0;
   for (auto& c : sys.cores) {
-    sent += c->virtual_self_ipis() + c->guest_posts();
+    sent += c->virtual_self_ipis() + c->guest_posts() + c->direct_guest_interrupts();
     isolation += c->isolation_violations();
     coalesced += c->coalesced_interrupts();
     entry_fail += c->entry_check_failures();
@@ -219,6 +220,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["host.ticks"] = static_cast<double>(ticks);
   m["interrupts.pi_notifications"] = static_cast<double>(pi);
   m["apic_bus.messages"] = static_cast<double>(sys.bus->messages());
+  collect_rt_metrics(sys, end, m);
 
   nlohmann::json s;
   s["version"] = version();

@@ -27,7 +27,7 @@ ParamSpec P(const char* key, ParamType t, const char* def, const char* doc, cons
 sim::Schema build() {
   sim::Schema s;
   // Every guest workload (workload.kind and each entry of vm.workloads).
-  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "idle"};
+  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "idle", "cyclictest"};
   const auto B = ParamType::Bool;
   const auto I = ParamType::Int;
   const auto D = ParamType::Double;
@@ -91,6 +91,32 @@ sim::Schema build() {
   // Fault injection
   s.add(P("fault.inject", E, "none", "deliberately break one thing once, to see the matching invariant.* checker catch it (tests; never in experiments)", "fault", {}, {}, sim::fault_names()));
   s.add(P("fault.at_ms", D, "0.5", "simulated time after which fault.inject strikes at its first opportunity", "fault", 0, 3.6e9));
+  // Issue 3: latency-critical guests (model/run/rt_setup.h)
+  const std::vector<std::string> tri = {"auto", "true", "false"};
+  s.add(P("rt.mode", E, "none", "real-time mode: sets the defaults of the mechanism switches below (auto). none: no defaults; bare: vm.bare_metal; kvm: KVM with a SCHED_RR vCPU thread, host tick and kthreads on its core; kvm_isolated: + host.isolation; kvm_directirq: + kvm.direct_irq and kvm.hlt_in_guest (seed 001); kvm_exitless_timer: + kvm.pi_inject_timer and kvm.hlt_in_guest; kvm_timer_passthrough: kvm.timer_passthrough (seed 002)", "rt", {}, {}, {"none", "bare", "kvm", "kvm_isolated", "kvm_directirq", "kvm_exitless_timer", "kvm_timer_passthrough"}));
+  s.add(P("rt.load", E, "idle", "interrupt source besides the timer: idle; host_cpu (an endless-loop host task on every non-isolated CPU, the vCPU's included unless isolated); iperf (an SR-IOV VF receiving packets, iperf.*)", "rt", {}, {}, {"idle", "host_cpu", "iperf"}));
+  s.add(P("rt.whatif_posted_interrupts", B, "false", "what-if: give the platform APICv and posted interrupts (core-i7-3770 has neither), for the exitless timer or VT-d posting", "rt"));
+  s.add(P("vm.bare_metal", B, "false", "no virtualization: the workload's programs run natively as host tasks on the vm.pin CPUs (rt.mode=bare sets it)", "vm"));
+  s.add(P("vm.vcpu_rt_priority", I, "-1", "SCHED_RR priority of the vCPU threads (0: SCHED_OTHER; -1: 1 when rt.mode is set, else 0)", "vm", -1, 99));
+  s.add(P("host.isolation", E, "auto", "CPU isolation of host.isolated_cpus (or of the vCPUs' CPUs when that is empty): no host tasks or kthreads, nohz_full (no tick while one task runs); auto follows rt.mode", "host", {}, {}, tri));
+  s.add(P("host.isolated_cpus", IL, "[]", "CPUs isolated when host.isolation is on (empty: the vCPUs' CPUs)", "host", 0, 4095));
+  s.add(P("host.kthread_hz", D, "0", "wake-ups per second of a host kernel thread on every non-isolated CPU that runs kernel code with preemption off (0: none)", "host", 0, 1e6));
+  s.add(P("host.kthread_run_us", D, "30", "mean length (exponential) of such a kernel thread's non-preemptible stretch", "host", 0.01, 1e6));
+  s.add(P("kvm.hlt_in_guest", E, "auto", "KVM_CAP_X86_DISABLE_EXITS_HLT: HLT does not exit (auto: rt.mode kvm_directirq or kvm_exitless_timer)", "kvm", {}, {}, tri));
+  s.add(P("kvm.direct_irq", E, "auto", "seed 001 DirectIRQ on isolated vCPU cores: no external-interrupt exiting, host requests as NMIs, direct EOI while no virtual IRQ is in service, TMICT/TMCCT/TDCR passthrough with LVTT and TSC_DEADLINE converted (auto: rt.mode kvm_directirq)", "kvm", {}, {}, tri));
+  s.add(P("kvm.pi_inject_timer", E, "auto", "exitless timer: the LAPIC timer's hrtimer runs on kvm.housekeeping_cpu and posts the timer vector (needs posted interrupts and kvm.hlt_in_guest; auto: rt.mode kvm_exitless_timer)", "kvm", {}, {}, tri));
+  s.add(P("kvm.housekeeping_cpu", I, "0", "the CPU where the exitless timer's hrtimers (and isolated cores' device interrupts) run", "kvm", 0, 4095));
+  s.add(P("kvm.timer_passthrough", E, "auto", "seed 002 timer passthrough: IA32_TSC_DEADLINE not intercepted, the host's timer on the VMX-preemption timer while in the guest (auto: rt.mode kvm_timer_passthrough)", "kvm", {}, {}, tri));
+  s.add(P("guest.hz", D, "250", "the guest kernel's tick rate (its NO_HZ idle tick restart after waking)", "guest", 100, 1000));
+  s.add(P("cyclictest.loops", I, "10000", "cyclictest -l: wake-ups per thread", "workload", 1, 1e10));
+  s.add(P("cyclictest.interval_us", D, "1000", "cyclictest -i: the absolute sleep interval", "workload", 10, 1e7));
+  s.add(P("cyclictest.threads", I, "1", "cyclictest -t: threads, thread i on vCPU i", "workload", 1, 4096));
+  s.add(P("cyclictest.priority", I, "99", "cyclictest -p: SCHED_FIFO priority (also the bare-metal task's)", "workload", 1, 99));
+  s.add(P("cyclictest.histogram_us", I, "1000", "cyclictest -h: histogram buckets of 1 us in cyclictest.txt", "workload", 1, 1000000));
+  s.add(P("iperf.pps", D, "812744", "packets per second the VF receives (rt.load=iperf; default: 10GbE line rate with 1500-byte frames, 10e9 / (1538 * 8))", "workload", 0, 1e8));
+  s.add(P("iperf.itr_us", D, "50", "the VF's interrupt throttle interval (ixgbevf's 20K ITR)", "workload", 1, 1e6));
+  s.add(P("iperf.clock_ppm", D, "50", "the NIC oscillator's offset from the CPU clock (its moderation timer drifts through the timer grid)", "workload", -1000, 1000));
+  s.add(P("iperf.delivery", E, "auto", "how the VF's interrupt reaches the guest: forwarded (host handler + virtual IRQ), posted (VT-d posted interrupts), direct (DirectIRQ, the guest's vector), host (bare metal); auto: by mode", "workload", {}, {}, {"auto", "forwarded", "posted", "direct", "host"}));
   // Platform cost overrides
   s.add(P("cost.*", D, "", "override one cost-table entry of the platform, e.g. cost.vmx.vmexit: 500", "costs", 0, 1e12));
   return s;

@@ -7,6 +7,7 @@
 #include "guest/workload_ipi_bench.h"
 #include "guest/workload_vm_mix.h"
 #include "guest/workload_vmexit.h"
+#include "run/rt_setup.h"
 
 namespace run {
 namespace {
@@ -88,6 +89,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     *field = cfg.get_double(key);
     platform.cost_source[name] = "scenario override";
   }
+  apply_rt_platform(cfg, platform);
   fault.kind = sim::fault_from_string(cfg.get_string("fault.inject"));
   fault.at = sim::ms(cfg.get_double("fault.at_ms"));
   const int n = platform.topology.cpus();
@@ -151,7 +153,9 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
 
   // Host and VM.
   kernel = std::make_unique<host::Kernel>(host_params(cfg), raw);
-  const kvm::KvmParams kp = kvm_params(cfg, platform);
+  const RtConfig rt_cfg = resolve_rt(cfg, platform, pin);
+  kvm::KvmParams kp = kvm_params(cfg, platform);
+  apply_rt_params(rt_cfg, kp);
   const std::string ipi_mode = cfg.get_string("guest.ipi_mode");
   if (ipi_mode == "pv" && !kp.pv_send_ipi)
     throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode", "kvm.pv_send_ipi=true for the pv mode", "pv with kvm.pv_send_ipi=false");
@@ -167,7 +171,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     vm.kvm = std::make_unique<kvm::Kvm>("vm" + std::to_string(k), kp, platform.vmx, platform.costs);
     vm.kvm->tsc_mhz = platform.tsc_mhz;
     vm.guest_vm.ipi_mode = guest::ipi_mode_from_string(ipi_mode);
-    for (int i = 0; i < vcpus; ++i) {
+    for (int i = 0; i < (rt_cfg.bare_metal ? 0 : vcpus); ++i) {
       kvm::Vcpu& v = vm.kvm->create_vcpu(static_cast<uint32_t>(i));
       vm.guests.push_back(std::make_unique<guest::GuestCpu>(i, platform.costs));
       vm.guests.back()->set_idle(idle);
@@ -184,6 +188,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     vm.view.platform = &platform;
     vms.push_back(std::move(inst));
   }
+  build_rt(*this, cfg, rt_cfg, pin);
   // POSTED_INTR_WAKEUP_VECTOR: wake the blocked vCPUs of this CPU with a pending post.
   kernel->pi_wakeup_handler = [this](host::Cpu& c) {
     for (kvm::VcpuThread* t : vcpu_threads) t->pi_wakeup(c);
@@ -194,7 +199,8 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   // Workloads: VM k's random streams are seeded apart from VM 0's, which matches a
   // single-VM run of the same seed.
   for (auto& vm : vms) {
-    vm->workload = make_workload(cfg, kinds[static_cast<size_t>(vm->index)], vm->index, vcpus);
+    const std::string& kind = kinds[static_cast<size_t>(vm->index)];
+    vm->workload = kind == "cyclictest" ? make_cyclictest(cfg, *this, *vm) : make_workload(cfg, kind, vm->index, vcpus);
     if (vm->workload) vm->workload->setup(vm->view);
     for (auto& g : vm->guests)
       if (!g->started()) g->start_idle();

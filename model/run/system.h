@@ -20,6 +20,8 @@
 
 namespace run {
 
+struct RtParts;
+
 // One VM: KVM's state for it, its guest vCPUs, their host threads (owned by the host
 // kernel) and the workload running inside it.
 struct VmInstance {
@@ -53,6 +55,7 @@ class System {
   // has one ends at run.max_sim_ms).
   bool workloads_done() const;
   double workload_progress() const;  // the least advanced VM's, 0..1; -1 without workloads
+  std::unique_ptr<RtParts> rt;  // issue 3 (rt_setup.h)
 };
 
 }  // namespace run
