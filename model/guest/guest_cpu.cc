@@ -6,8 +6,9 @@ GuestCpu::GuestCpu(int index, const hw::CostTable& costs) : index_(index), costs
   threads_.reserve(8);
 }
 
-void GuestCpu::push_thread(Task<> t, bool handler, bool saved_if) {
+void GuestCpu::push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl) {
   Thread th;
+  th.saved_cpl = saved_cpl;
   th.leaf = t.handle();
   th.task = std::move(t);
   th.is_handler = handler;
@@ -34,9 +35,11 @@ void GuestCpu::retire_finished() {
   while (!threads_.empty() && threads_.back().task.done()) {
     const bool handler = threads_.back().is_handler;
     const bool saved_if = threads_.back().saved_if;
+    const uint8_t saved_cpl = threads_.back().saved_cpl;
     threads_.pop_back();
     if (handler) {
       regs.rflags_if = saved_if;
+      regs.cpl = saved_cpl;
     } else {
       main_done_ = true;
       push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
@@ -53,17 +56,19 @@ void GuestCpu::complete_op() {
 void GuestCpu::deliver_interrupt(uint8_t vector) {
   ++interrupts_;
   const bool saved_if = regs.rflags_if;
+  const uint8_t saved_cpl = regs.cpl;
+  regs.cpl = 0;            // the handler runs in the kernel
   regs.rflags_if = false;  // interrupt gate
   regs.sti_shadow = false;
   IsrFactory& isr = idt_[vector];
   if (isr) {
-    push_thread(isr(*this, vector), true, saved_if);
+    push_thread(isr(*this, vector), true, saved_if, saved_cpl);
   } else {
     // No handler registered: the guest kernel's spurious-interrupt path, EOI and return.
     push_thread([](GuestCpu& g) -> Task<> {
       co_await g.compute(static_cast<uint64_t>(g.costs().guest_irq_entry));
       co_await g.apic_eoi();
-    }(*this), true, saved_if);
+    }(*this), true, saved_if, saved_cpl);
   }
 }
 

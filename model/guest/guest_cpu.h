@@ -91,6 +91,14 @@ class GuestCpu : public hw::GuestSoftware {
   OpAwaiter spin_until(hw::MemLine& line, uint64_t value, bool until_not = false, bool tight = false) {
     return op({hw::OpKind::SpinUntil, 0, value, until_not ? 1u : 0u, tight ? 1u : 0u, 0, 0, &line});
   }
+  // A spin-wait of at most `max_pauses` PAUSEs; yields the value last seen.
+  OpAwaiter spin_until_bounded(hw::MemLine& line, uint64_t value, uint64_t max_pauses) {
+    return op({hw::OpKind::SpinUntil, 0, value, 0, 0, max_pauses, 0, &line});
+  }
+  OpAwaiter cmpxchg(hw::MemLine& line, uint64_t expected, uint64_t desired) {
+    return op({hw::OpKind::CmpXchg, 0, expected, desired, 0, 0, 0, &line});
+  }
+  OpAwaiter xadd(hw::MemLine& line, uint64_t add) { return op({hw::OpKind::XAdd, 0, add, 0, 0, 0, 0, &line}); }
 
   // --- The guest's APIC driver (x2APIC MSRs or xAPIC MMIO, by the current mode) ---
   OpAwaiter apic_write(uint32_t offset, uint32_t value);
@@ -113,9 +121,10 @@ class GuestCpu : public hw::GuestSoftware {
     std::coroutine_handle<> leaf;
     hw::GuestOp op;
     bool saved_if = true;  // RFLAGS.IF to restore on IRET
+    uint8_t saved_cpl = 0; // CPL to restore on IRET (an interrupt runs its handler at CPL 0)
     bool is_handler = false;
   };
-  void push_thread(Task<> t, bool handler, bool saved_if);
+  void push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl = 0);
   void retire_finished();
   static Task<> idle_loop(GuestCpu& g);
   static Task<> poll_idle_loop(GuestCpu& g);

@@ -55,7 +55,10 @@ void Cpu::schedule() {
     prev->state = TaskState::Runnable;
     policy_->enqueue(prev, false);
     preempted = true;
+  } else if (prev != &idle_ && prev->state == TaskState::Blocked) {
+    policy_->curr_blocked(prev);
   }
+  if (policy_->nr_queued() == 0) kernel_.load_balance(*this);  // newidle_balance
   Task* next = policy_->pick_next();
   if (!next) next = &idle_;
   next->state = TaskState::Running;
@@ -99,6 +102,26 @@ void Cpu::wake_up(Task* t, Cpu& waker) {
   }
 }
 
+int Cpu::yield_to(Task* p) {
+  constexpr int kEsrch = 3;
+  ++yield_to_calls_;
+  core_.charge(core_.costs().host_yield_to);
+  Cpu& prq = kernel_.cpu(p->cpu);
+  if (nr_running() == 1 && prq.nr_running() == 1) return -kEsrch;
+  if (p->state != TaskState::Runnable || curr_ == &idle_) return 0;  // task_on_cpu / !task_is_running
+  account_curr();  // yield_task_fair's update_curr
+  if (!policy_->yield_to_task(curr_, p, *prq.policy_)) return 0;
+  ++yield_to_success_;
+  if (&prq != this) {  // resched_curr(p_rq)
+    hw::Icr icr;
+    icr.vector = hw::RESCHEDULE_VECTOR;
+    icr.dest = prq.core_.apic_id();
+    core_.send_ipi(icr);
+  }
+  need_resched_ = true;  // yield_to's schedule(), at the caller's next need_resched check
+  return 1;
+}
+
 // The tick runs only while a task runs (NO_HZ_IDLE); ticks stay on the HZ grid.
 void Cpu::update_tick() {
   if (curr_ == &idle_ || (nohz_full_ && policy_->nr_queued() == 0)) {
@@ -114,6 +137,9 @@ void Cpu::tick_fn() {
   core_.charge(core_.costs().host_tick);
   account_curr();
   if (curr_ != &idle_ && policy_->tick_preempt(curr_)) need_resched_ = true;
+  if (kernel_.params().load_balance && ticks_ % static_cast<uint64_t>(kernel_.params().balance_interval_ticks) == 0 &&
+      !kernel_.nohz_idle_balance(*this))
+    kernel_.load_balance(*this);
   if (curr_ != &idle_ && !(nohz_full_ && policy_->nr_queued() == 0)) hrtimer_start(tick_, tick_.expires + tick_period_);
 }
 

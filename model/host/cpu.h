@@ -52,6 +52,12 @@ class Cpu : public hw::RootSoftware {
   void block_current();          // current task sleeps; schedule away
   // Wake `t` (queued on this CPU); `waker` is the CPU whose code does it, at its now().
   void wake_up(Task* t, Cpu& waker);
+  // yield_to (kernel/sched/core.c) from the current task to `p`: -ESRCH (-3) when both run
+  // queues hold one task, 0 when `p` runs or sleeps or the class refuses, 1 when the class
+  // took the hint. The caller's CPU reschedules at its next need_resched check; a remote
+  // target's CPU gets a reschedule IPI (resched_curr).
+  int yield_to(Task* p);
+  SchedPolicy& policy() { return *policy_; }
 
   // Timers.
   void hrtimer_start(HrTimer& t, sim::Picos expires);
@@ -69,6 +75,8 @@ class Cpu : public hw::RootSoftware {
   // Statistics.
   uint64_t context_switches() const { return context_switches_; }
   uint64_t ticks() const { return ticks_; }
+  uint64_t yield_to_calls() const { return yield_to_calls_; }
+  uint64_t yield_to_success() const { return yield_to_success_; }
   uint64_t irqs(uint8_t vector) const { return irqs_[vector]; }
   bool is_idle_task(const Task* t) const { return t == &idle_; }
   // nohz_full: the tick also stops while exactly one task runs (issue 3, CPU isolation).
@@ -93,6 +101,7 @@ class Cpu : public hw::RootSoftware {
   sim::Picos tick_period_;
   bool nohz_full_ = false;
   uint64_t context_switches_ = 0, ticks_ = 0;
+  uint64_t yield_to_calls_ = 0, yield_to_success_ = 0;
   std::array<uint64_t, 256> irqs_{};
 };
 

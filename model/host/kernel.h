@@ -16,6 +16,8 @@ struct HostParams {
   std::string scheduler = "simple_fair";
   SchedParams sched;
   int hz = 250;                 // CONFIG_HZ
+  bool load_balance = false;    // simplified load balancing (issue 5), see Kernel::load_balance
+  int balance_interval_ticks = 4;
 };
 
 class Kernel {
@@ -27,6 +29,13 @@ class Kernel {
   // Adds a task pinned to `cpu`; the kernel keeps ownership.
   Task* add_task(std::unique_ptr<Task> t, int cpu);
   void start();
+  // Simplified load balancing between CPUs a task may run on (Task::cpus_allowed): pull
+  // one queued task to `dst` from the busiest CPU holding at least two more runnable tasks
+  // (newidle balance, and every balance_interval_ticks ticks); a busy CPU's tick pushes one
+  // to an idle CPU and kicks it (the NO_HZ idle balancer). Returns true if a task moved.
+  bool load_balance(Cpu& dst);
+  bool nohz_idle_balance(Cpu& src);
+  uint64_t migrations() const { return migrations_; }
 
   // POSTED_INTR_WAKEUP_VECTOR handler (KVM's pi_wakeup_handler).
   std::function<void(Cpu&)> pi_wakeup_handler;
@@ -38,6 +47,8 @@ class Kernel {
   HostParams params_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::vector<std::unique_ptr<Task>> tasks_;
+  void migrate(Task* t, Cpu& src, Cpu& dst);
+  uint64_t migrations_ = 0;
 };
 
 }  // namespace host

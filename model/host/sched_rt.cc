@@ -42,6 +42,21 @@ class RtClass : public SchedPolicy {
     return fair_->wakeup_preempt(curr, t);
   }
   size_t nr_queued() const override { return rt_.size() + fair_->nr_queued(); }
+  // Issue 5: the fair class's yield_to, blocking bookkeeping and load balancing (RT tasks
+  // are neither yielded to across classes nor migrated).
+  void curr_blocked(Task* curr) override {
+    if (curr->rt_priority <= 0) fair_->curr_blocked(curr);
+  }
+  bool yield_to_task(Task* curr, Task* target, SchedPolicy& target_rq) override {
+    if (curr->rt_priority > 0 || target->rt_priority > 0) return false;  // another class
+    return fair_->yield_to_task(curr, target, *target_rq.fair_class());
+  }
+  void yield_task(Task* curr) override {
+    if (curr->rt_priority <= 0) fair_->yield_task(curr);
+  }
+  uint64_t queue_min_vruntime() const override { return fair_->queue_min_vruntime(); }
+  Task* detach_task(int dst_cpu) override { return fair_->detach_task(dst_cpu); }
+  SchedPolicy* fair_class() override { return fair_.get(); }
 
  private:
   std::unique_ptr<SchedPolicy> fair_;

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "host/sched_cfs.h"
+#include "host/sched_eevdf.h"
 #include "host/sched_policy.h"
 #include "host/task.h"
 
@@ -56,9 +58,11 @@ class SimpleFair : public SchedPolicy {
 
 std::unique_ptr<SchedPolicy> make_sched_policy(const std::string& name, const SchedParams& p) {
   if (name == "simple_fair") return std::make_unique<SimpleFair>(p);
+  if (name == "cfs") return std::make_unique<Cfs>(p);
+  if (name == "eevdf") return std::make_unique<Eevdf>(p);
   throw std::invalid_argument("unknown host scheduler '" + name + "'");
 }
 
-std::vector<std::string> sched_policy_names() { return {"simple_fair"}; }
+std::vector<std::string> sched_policy_names() { return {"simple_fair", "cfs", "eevdf"}; }
 
 }  // namespace host

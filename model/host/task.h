@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "hw/vmx_cpu.h"
 #include "sim/time.h"
@@ -43,6 +44,23 @@ class Task {
   sim::Picos exec_start = 0; // when it last started running
   sim::Picos sum_exec = 0;   // total run time
   sim::Picos slice_start_exec = 0;  // sum_exec when it was last picked
+  // CFS/EEVDF entity state (sched_entity): load weight (nice 0 = 1024), EEVDF's virtual
+  // deadline, slice and lag, and the order of insertion (rbtree ties go right).
+  uint32_t weight = 1024;
+  uint64_t deadline = 0;
+  uint64_t slice = 0;
+  int64_t vlag = 0;
+  uint64_t rq_seq = 0;
+  // The VM a vCPU thread belongs to (nullptr for other tasks): the Ishiguro deboost only
+  // acts when skip and next buddies are vCPUs of the same VM.
+  const void* vm = nullptr;
+  // CPUs the load balancer may move it to (sched_setaffinity / cpuset); empty: pinned.
+  std::vector<int> cpus_allowed;
+  bool may_run_on(int c) const {
+    for (int a : cpus_allowed)
+      if (a == c) return true;
+    return false;
+  }
   uint64_t nr_switches = 0, nr_preemptions = 0, nr_wakeups = 0;
 
  private:

@@ -284,8 +284,8 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   last_entry_ = local_;
   note(Recent::Entry, 0);
   if (!vmcs.native) charge(costs_.vmx_vmentry);
-  if (skip_pending_) {
-    skip_pending_ = false;
+  if (guest.regs.skip_pending) {
+    guest.regs.skip_pending = false;
     guest_->complete_op();
     guest_->regs.sti_shadow = false;
   }
@@ -435,15 +435,24 @@ void Core::run_guest(sim::Picos now) {
     }
     if (op_timed_ && now >= op_end_) {
       op_timed_ = false;
-      if (op.kind == OpKind::SpinUntil || op.kind == OpKind::Pause) {
+      // A pause loop that ran out of PAUSEs before the PLE window retires (a bounded
+      // spin-wait returns the value it last saw).
+      if ((op.kind == OpKind::SpinUntil || op.kind == OpKind::Pause) && now < ple_end_) {
+        if (watched_) { watched_->unwatch(this); watched_ = nullptr; }
+        line_wake_at_ = sim::kNever;
+        retire(op.kind == OpKind::SpinUntil ? op.line->load(cpu_, now, 0) : 0);
+      } else if (op.kind == OpKind::SpinUntil || op.kind == OpKind::Pause) {
         // The pause loop outlasted the PLE window (SDM 25.1.3): exit. The spin goes on
         // after re-entry as a new loop.
-        if (op.kind == OpKind::Pause) op.a -= std::min<uint64_t>(op.a, static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause)));
+        const uint64_t spun = static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause));
+        if (op.kind == OpKind::Pause) op.a -= std::min<uint64_t>(op.a, spun);
+        if (op.kind == OpKind::SpinUntil && op.d) op.d = std::max<uint64_t>(1, op.d - std::min(op.d, spun));
         if (watched_) { watched_->unwatch(this); watched_ = nullptr; }
         vmexit(EXIT_REASON_PAUSE_INSTRUCTION);
         return;
+      } else {
+        retire();
       }
-      retire();
     }
     if (op_timed_) {
       // Still running: only an interrupt or the preemption timer can cut it short.
@@ -457,6 +466,9 @@ void Core::run_guest(sim::Picos now) {
         op.a = static_cast<uint64_t>(clock_.to_cycles(op_end_ - now) + 0.5);
       } else if (op.kind == OpKind::Pause) {
         op.a -= std::min<uint64_t>(op.a, static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause)));
+      } else if (op.kind == OpKind::SpinUntil && op.d) {
+        const uint64_t spun = static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause));
+        op.d = std::max<uint64_t>(1, op.d - std::min(op.d, spun));
       } else if (op.kind == OpKind::Hlt || op.kind == OpKind::Mwait) {
         retire();  // an interrupt ends the halt; the handler runs after it
       }
@@ -598,6 +610,18 @@ bool Core::execute(GuestOp& op) {
         line_wake_at_ = std::min(line_wake_at_, op.line->stored_at() + transfer);
       return execute_pause_loop(op, local_);
     }
+    case OpKind::CmpXchg:
+    case OpKind::XAdd: {
+      // A locked RMW sees the latest value once it owns the line (issue 5's lock words).
+      const int writer = op.line->last_writer();
+      charge(costs_.cpu_atomic_rmw);
+      if (writer >= 0 && writer != cpu_) charge_ps(sim::ns(line_latency_ns(writer)));
+      const uint64_t old = op.line->latest();
+      if (op.kind == OpKind::XAdd) op.line->store(old + op.a, cpu_, local_);
+      else if (old == op.a) op.line->store(op.b, cpu_, local_);
+      retire(old);
+      return true;
+    }
     case OpKind::Store:
       charge(1);
       op.line->store(op.a, cpu_, local_);
@@ -687,12 +711,14 @@ bool Core::execute_pause_loop(GuestOp& op, sim::Picos spin_start) {
   op_start_ = spin_start;
   sim::Picos end = sim::kNever;
   if (op.kind == OpKind::Pause) end = spin_start + clock_.cycles(costs_.cpu_pause * static_cast<double>(op.a));
+  if (op.kind == OpKind::SpinUntil && op.d) end = spin_start + clock_.cycles(costs_.cpu_pause * static_cast<double>(op.d));
+  ple_end_ = sim::kNever;
   // op.c != 0 marks a tight loop without PAUSE (`while (!flag);`): PLE cannot see it.
   const bool ple = op.c == 0 && (vmcs_->secondary() & SECONDARY_EXEC_PAUSE_LOOP_EXITING) &&
                    guest_->regs.cpl == 0 && vmcs_->read(VmcsField::PLE_GAP) != 0;
   if (ple) {
     const sim::Picos window_end = spin_start + ple_window_ps();
-    if (window_end < end) end = window_end;
+    if (window_end <= end) end = ple_end_ = window_end;
   }
   if (op.kind == OpKind::SpinUntil) {
     watched_ = op.line;

@@ -52,7 +52,9 @@ class Core : public sc_core::sc_module, public VmxCpu {
   sim::Picos time_of_host_tsc(uint64_t tsc) const override { return tsc_.time_of_count(tsc); }
   double tsc_mhz() const override { return tsc_.mhz(); }
   void vmenter(Vmcs& vmcs, GuestSoftware& guest) override;
-  void skip_instruction() override { skip_pending_ = true; }
+  // The RIP advance is guest state (the exited guest's), not the core's: another vCPU may
+  // be entered on this core before the one that exited runs again.
+  void skip_instruction() override { if (guest_) guest_->regs.skip_pending = true; }
   void send_ipi(const Icr& icr) override;
 
   // --- Root mode, for the host kernel ---
@@ -174,10 +176,10 @@ class Core : public sc_core::sc_module, public VmxCpu {
   // Non-root state.
   Vmcs* vmcs_ = nullptr;
   GuestSoftware* guest_ = nullptr;
-  bool skip_pending_ = false;
   bool op_timed_ = false;          // a timed operation is in progress
   sim::Picos op_start_ = 0, op_end_ = 0;
   sim::Picos preempt_at_ = sim::kNever;
+  sim::Picos ple_end_ = sim::kNever;  // when the current pause loop hits PLE_WINDOW
   sim::Picos line_wake_at_ = sim::kNever;
   MemLine* watched_ = nullptr;
 

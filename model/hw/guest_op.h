@@ -25,7 +25,10 @@ enum class OpKind : uint8_t {
   Mwait,       // MWAIT with hint a (C-state)
   Monitor,     // MONITOR on line
   Pause,       // a: number of PAUSE instructions in a tight loop
-  SpinUntil,   // spin with PAUSE until line->value() == a (or != a when b == 1)
+  SpinUntil,   // spin with PAUSE until line->value() == a (or != a when b == 1); d: at most
+               // d PAUSEs (0: unbounded), then retire with the value seen
+  CmpXchg,     // LOCK CMPXCHG on line: if value == a store b; result: the old value
+  XAdd,        // LOCK XADD on line: add a; result: the old value
   Store,       // line->store(a)
   Rdtsc,       // result: guest TSC
   MovToCr8,    // a: new TPR class (CR8 = TPR[7:4])
@@ -53,6 +56,7 @@ struct GuestRegs {
   bool x2apic = true;       // IA32_APIC_BASE.EXTD
   uint8_t cpl = 0;          // 0 kernel, 3 user
   uint64_t result = 0;      // destination register of the current operation
+  bool skip_pending = false; // KVM advanced RIP past the exiting instruction: it retires at entry
 };
 
 // The guest software running on a vCPU, seen from the core: a stream of operations plus

@@ -8,6 +8,8 @@
 
 namespace kvm {
 
+class Vcpu;
+
 class VcpuHostOps {
  public:
   virtual ~VcpuHostOps() = default;
@@ -19,6 +21,11 @@ class VcpuHostOps {
   virtual void send_ipi_to_vcpu_cpu(hw::VmxCpu& from, uint8_t vector) = 0;
   // The host IDT handler for a vector acknowledged on an EXTERNAL_INTERRUPT exit.
   virtual void handle_host_irq(hw::VmxCpu& cpu, uint8_t vector) = 0;
+  // yield_to(target's task) from the task running on `from` (kvm_vcpu_yield_to): > 0 when
+  // the scheduler took the hint, 0 when not, < 0 (-ESRCH) when nothing else can run.
+  virtual int yield_to(hw::VmxCpu& from, Vcpu& target) { return 0; }
+  // single_task_running() on `from`.
+  virtual bool single_task_running(hw::VmxCpu& from) { return false; }
 };
 
 }  // namespace kvm

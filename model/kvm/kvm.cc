@@ -36,13 +36,19 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   // The optimized map (kvm_apic_map) resolves a physical destination directly.
   const uint32_t broadcast = sender.lapic.regs.x2apic_mode() ? 0xFFFFFFFFu : 0xFFu;  // kvm_apic_is_broadcast_dest
   if (icr.shorthand == hw::Shorthand::None && !icr.logical && icr.dest != broadcast) {
-    if (Vcpu* v = vcpu_by_apic_id(icr.dest)) v->deliver_interrupt(from, icr.vector);
+    if (Vcpu* v = vcpu_by_apic_id(icr.dest)) {
+      note_ipi(sender, *v);
+      v->deliver_interrupt(from, icr.vector);
+    }
     return;
   }
   const hw::ApicIdentity self = sender.lapic.regs.identity();
   const bool x2apic = sender.lapic.regs.x2apic_mode();
   for (auto& v : vcpus_)
-    if (hw::apic_match_dest(v->lapic.regs.identity(), self, icr, x2apic)) v->deliver_interrupt(from, icr.vector);
+    if (hw::apic_match_dest(v->lapic.regs.identity(), self, icr, x2apic)) {
+      note_ipi(sender, *v);
+      v->deliver_interrupt(from, icr.vector);
+    }
 }
 
 int64_t Kvm::pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t min, uint64_t icr) {

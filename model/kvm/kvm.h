@@ -1,6 +1,7 @@
 // A VM (struct kvm): its vCPUs, the APIC-id map used for IPI delivery, and parameters.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,24 @@ class Kvm : public hw::IcrMonitor {
   // NoExit PV IPI isolation: a guest ICR write must target a CPU running one of this VM's
   // vCPUs with a posted-interrupt vector.
   bool allowed(const hw::Icr& icr) const override;
+
+  // Directed yield (issue 5): the vCPU index the last successful on_spin yielded to; the
+  // PLE window trace and PAUSE exits per simulated millisecond (for the timeline plot).
+  int last_boosted_vcpu = 0;
+  struct PleWindowEvent {
+    sim::Picos at;
+    int vcpu, cpu;
+    uint32_t old_window, new_window;
+  };
+  std::vector<PleWindowEvent> ple_window_trace;
+  std::vector<uint32_t> pause_exits_per_ms;
+  // Seed 003 patch 2: an IPI from `sender` to a scheduled-out `target` sets sender's bit.
+  void note_ipi(const Vcpu& sender, Vcpu& target) {
+    if (params_.ishiguro_ipi_aware && target.scheduled_out) target.ipi_received |= 1ull << (sender.vcpu_id & 63);
+  }
+
+  // Observer of every kvm_vcpu_yield_to (tests): yielder, target, yield_to's result.
+  std::function<void(const Vcpu&, const Vcpu&, int)> directed_yield_observer;
 
   uint64_t ipis_sent = 0;
   double tsc_mhz = 1000.0;  // the host TSC rate (for converting cycles to ns)

@@ -48,6 +48,15 @@ struct VcpuStats {
   uint64_t interrupts_dropped_masked = 0;
   uint64_t illegal_transitions = 0;   // vCPU state machine violations
   uint64_t tsc_mismatches = 0;        // entries whose VMCS TSC offset/multiplier KVM does not believe
+  // Issue 5: overcommit.
+  uint64_t on_spin = 0;                    // kvm_vcpu_on_spin calls
+  uint64_t directed_yield_attempted = 0;   // kvm_vcpu_yield_to calls (on_spin and PV yields)
+  uint64_t directed_yield_successful = 0;  // of which yield_to returned > 0
+  uint64_t directed_yield_esrch = 0;       // of which yield_to returned -ESRCH
+  uint64_t pv_sched_yield = 0, pv_kick = 0;
+  uint64_t preempted_in_kernel = 0, preempted_in_user = 0;
+  uint64_t ple_window_sum = 0;             // PLE_WINDOW in effect at each PAUSE exit
+  uint64_t ple_exits = 0;
 };
 
 }  // namespace kvm

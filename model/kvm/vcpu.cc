@@ -6,6 +6,7 @@
 #include "hw/lapic_timer.h"
 #include "hw/vmx.h"
 #include "kvm/kvm.h"
+#include "kvm/on_spin.h"
 #include "kvm/ple.h"
 #include "kvm/rt_timer.h"
 
@@ -135,10 +136,45 @@ void Vcpu::vcpu_load(VmxCpu& c) {
   pi_desc.pi_clear_sn();
   if (!pi_desc.pi_is_pir_empty()) pi_desc.pi_test_and_set_on();
   l1tf_flush_l1d = true;
+  sched_in(c);
+}
+
+// kvm_sched_in + vmx_sched_in (issue 5): clear the preempted/ready state, leave a spin
+// loop we yielded from, drop seed 003's IPI mask, and shrink the PLE window (<= 6.11).
+void Vcpu::sched_in(VmxCpu& c) {
+  scheduled_out = false;
+  preempted = false;
+  ready = false;
+  ipi_received = 0;
+  if (spin_loop_until_load) {
+    spin_loop_until_load = false;
+    in_spin_loop = false;
+    dy_eligible = false;
+  }
+  const KvmParams& p = kvm.params();
+  if (kvm.caps().ple && p.ple_gap) {
+    const uint32_t old = ple_window;
+    ple_window = shrink_ple_window(ple_window, p.ple_window, p.ple_window_shrink, p.ple_window);
+    if (ple_window != old) note_ple_window(c, old);
+  }
+}
+
+void Vcpu::note_ple_window(VmxCpu& c, uint32_t old) {
+  ple_window_dirty = true;
+  ++stat.ple_window_updates;
+  if (kvm.params().trace_ple_window) kvm.ple_window_trace.push_back({c.now(), vcpu_id, c.cpu(), old, ple_window});
 }
 
 void Vcpu::vcpu_put(VmxCpu& c, bool preempted) {
   c.charge(c.costs().kvm_vcpu_put);
+  // kvm_sched_out: a still-runnable vCPU is preempted and ready; x86 caches its CPL.
+  scheduled_out = true;
+  if (preempted) {
+    this->preempted = true;
+    ready = true;
+    preempted_in_kernel = guest && guest->regs.cpl == 0;
+    ++(preempted_in_kernel ? stat.preempted_in_kernel : stat.preempted_in_user);
+  }
   // vmx_vcpu_pi_put: a blocking vCPU gets the wake-up vector; a preempted one suppresses.
   if (blocking && guest && guest->regs.rflags_if) {
     pi_desc.nv = POSTED_INTR_WAKEUP_VECTOR;
@@ -157,6 +193,7 @@ void Vcpu::pre_halt(VmxCpu& c) {
 
 void Vcpu::post_halt(VmxCpu& c) {
   halting = false;
+  pv_unhalted = false;
   blocking = false;
   lapic.switch_to_hv_timer(c);
 }
@@ -164,6 +201,7 @@ void Vcpu::post_halt(VmxCpu& c) {
 // kvm_vcpu_check_block / kvm_vcpu_has_events: a maskable interrupt ends a halt only when
 // the guest can take it (RFLAGS.IF; NMI and INIT are not modelled yet).
 bool Vcpu::has_wake_event() const {
+  if (pv_unhalted) return true;  // KVM_HC_KICK_CPU wakes even a halt with IF=0
   if (guest && !guest->regs.rflags_if) return false;
   if (lapic.timer_pending()) return true;
   if (apicv_active()) {
@@ -411,8 +449,21 @@ ExitResult Vcpu::handle_vmcall(VmxCpu& c, const ExitInfo& e) {
     case KVM_HC_SEND_IPI:
       if (kvm.params().pv_send_ipi) ret = kvm.pv_send_ipi(c, e.op->b, e.op->c, static_cast<uint32_t>(e.op->d), e.op->e);
       break;
-    case KVM_HC_KICK_CPU:       // pv spinlocks: issue 5
-    case KVM_HC_SCHED_YIELD:    // pv sched yield needs yield_to: issue 5
+    case KVM_HC_KICK_CPU:       // pv spinlocks: kvm_pv_kick_cpu_op, then yield to the target
+      if (Vcpu* t = e.op->c <= 0xFFFFFFFFull ? kvm.vcpu_by_apic_id(static_cast<uint32_t>(e.op->c)) : nullptr) {
+        c.charge(c.costs().kvm_pv_kick_cpu);
+        ++stat.pv_kick;
+        t->pv_unhalted = true;
+        t->kick(c);
+      }
+      kvm_sched_yield(c, *this, e.op->c);
+      ret = 0;
+      break;
+    case KVM_HC_SCHED_YIELD:    // PV sched yield: to the (preempted) IPI target
+      ++stat.pv_sched_yield;
+      kvm_sched_yield(c, *this, e.op->b);
+      ret = 0;
+      break;
     default: ret = -KVM_ENOSYS; break;
   }
   guest->regs.result = static_cast<uint64_t>(ret);
@@ -516,11 +567,15 @@ ExitResult Vcpu::handle_pause(VmxCpu& c, const ExitInfo&) {
   c.charge(c.costs().kvm_handle_pause);
   const KvmParams& p = kvm.params();
   const uint32_t old = ple_window;
-  ple_window = grow_ple_window(ple_window, p.ple_window, p.ple_window_grow, p.ple_window_max);
-  if (ple_window != old) {
-    ple_window_dirty = true;
-    ++stat.ple_window_updates;
+  ++stat.ple_exits;
+  stat.ple_window_sum += ple_window;
+  if (const size_t ms = static_cast<size_t>(c.now() / sim::ms(1)); ms < (1u << 20)) {
+    if (kvm.pause_exits_per_ms.size() <= ms) kvm.pause_exits_per_ms.resize(ms + 1, 0);
+    ++kvm.pause_exits_per_ms[ms];
   }
+  ple_window = grow_ple_window(ple_window, p.ple_window, p.ple_window_grow, p.ple_window_max);
+  if (ple_window != old) note_ple_window(c, old);
+  kvm_vcpu_on_spin(c, *this, true);
   return ExitResult::Reenter;
 }
 

@@ -64,6 +64,18 @@ class Vcpu {
   VcpuStats stat;
   // Timer passthrough / DirectIRQ entry and exit steps (rt_timer.h); null when both are off.
   RtTimer* rt = nullptr;
+  // Directed yield (struct kvm_vcpu: preempted, ready, spin_loop; x86 preempted_in_kernel,
+  // pv.pv_unhalted) and seed 003's IPI tracking (sched_outed, ipi_received: a bit per
+  // sender vCPU id that sent an IPI while this vCPU was scheduled out).
+  bool preempted = false;            // scheduled out while still runnable
+  bool ready = false;                // preempted or woken, not yet running again
+  bool preempted_in_kernel = false;  // CPL 0 when it was preempted
+  bool scheduled_out = false;
+  bool in_spin_loop = false;
+  bool dy_eligible = false;
+  bool spin_loop_until_load = false; // yielded from on_spin: still "in the spin loop" until it runs
+  bool pv_unhalted = false;          // KVM_HC_KICK_CPU arrived
+  uint64_t ipi_received = 0;
 
   bool apicv_active() const;
   // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
@@ -75,6 +87,7 @@ class Vcpu {
   // Load/put around being scheduled in and out (vmx_vcpu_load + vmx_vcpu_pi_load, ...).
   void vcpu_load(hw::VmxCpu& cpu);
   void vcpu_put(hw::VmxCpu& cpu, bool preempted);
+  void sched_in(hw::VmxCpu& cpu);
   // vcpu_enter_guest: requests, event injection, timers, mitigations, VMRESUME.
   void enter_guest(hw::VmxCpu& cpu);
   // kvm_exit: fastpath with IRQs off, else the handler table.
@@ -120,6 +133,7 @@ class Vcpu {
   void sync_pir_to_irr(hw::VmxCpu& cpu);
   void inject_pending_events(hw::VmxCpu& cpu);
   void skip(hw::VmxCpu& cpu);
+  void note_ple_window(hw::VmxCpu& cpu, uint32_t old);
 
   using Handler = ExitResult (Vcpu::*)(hw::VmxCpu&, const hw::ExitInfo&);
   static const std::array<Handler, hw::kNumExitReasons> kExitHandlers;

@@ -13,6 +13,7 @@ VcpuThread::VcpuThread(Vcpu& vcpu, host::Kernel& kernel, hw::GuestSoftware& gues
   const KvmParams& p = vcpu.kvm.params();
   halt_poll_ = {p.halt_poll_ns, p.halt_poll_ns_grow, p.halt_poll_ns_grow_start, p.halt_poll_ns_shrink};
   lapic_timer_.fn = [this](host::Cpu& c) { vcpu_.lapic.timer_fn(c.vmx()); };
+  vm = &vcpu.kvm;
 }
 
 void VcpuThread::run(host::Cpu& cpu) {
@@ -134,6 +135,7 @@ void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
 void VcpuThread::pi_wakeup(host::Cpu& c) {
   if (phase_ != Phase::Blocked || cpu != c.id() || !vcpu_.pi_desc.pi_test_on()) return;
   c.vmx().charge(c.vmx().costs().kvm_vcpu_wakeup);
+  vcpu_.ready = true;
   kernel_.cpu(cpu).wake_up(this, c);
 }
 
@@ -175,9 +177,18 @@ void VcpuThread::wake_up(hw::VmxCpu& from) {
     target.post_soft_event(seen, poll_generation_);
   } else if (phase_ == Phase::Blocked) {
     from.charge(from.costs().kvm_vcpu_wakeup);
+    vcpu_.ready = true;  // kvm_vcpu_wake_up: a waiter was woken
     kernel_.cpu(cpu).wake_up(this, kernel_.cpu(from.cpu()));
   }
 }
+
+int VcpuThread::yield_to(hw::VmxCpu& from, Vcpu& target) {
+  auto* t = dynamic_cast<VcpuThread*>(target.host);
+  if (!t) return 0;
+  return kernel_.cpu(from.cpu()).yield_to(t);
+}
+
+bool VcpuThread::single_task_running(hw::VmxCpu& from) { return kernel_.cpu(from.cpu()).nr_running() == 1; }
 
 void VcpuThread::send_ipi_to_vcpu_cpu(hw::VmxCpu& from, uint8_t vector) {
   hw::Icr icr;

@@ -39,6 +39,8 @@ class VcpuThread : public host::Task, public VcpuHostOps {
   void wake_up(hw::VmxCpu& from) override;
   void send_ipi_to_vcpu_cpu(hw::VmxCpu& from, uint8_t vector) override;
   void handle_host_irq(hw::VmxCpu& cpu, uint8_t vector) override;
+  int yield_to(hw::VmxCpu& from, Vcpu& target) override;
+  bool single_task_running(hw::VmxCpu& from) override;
 
  private:
   enum class Phase : uint8_t { Guest, Polling, Blocked };

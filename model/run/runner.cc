@@ -11,6 +11,7 @@
 #include <systemc>
 
 #include "hw/vmx.h"
+#include "run/overcommit_report.h"
 #include "run/perf_kvm_stat.h"
 #include "run/rt_setup.h"
 #include "run/schema.h"
@@ -191,6 +192,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["timer.sw_armed"] = static_cast<double>(total.sw_timer_armed);
   m["timer.fired"] = static_cast<double>(total.timer_fired);
   m["ple.window_updates"] = static_cast<double>(total.ple_window_updates);
+  collect_overcommit(sys, end, r);  // issue 5: directed yield, PLE, scheduler buddies
 
   // Host view: CPUs that run a vCPU.
   uint64_t events = 0, switches = 0, ticks = 0, pi = 0;

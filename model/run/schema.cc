@@ -27,7 +27,7 @@ ParamSpec P(const char* key, ParamType t, const char* def, const char* doc, cons
 sim::Schema build() {
   sim::Schema s;
   // Every guest workload (workload.kind and each entry of vm.workloads).
-  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "idle", "cyclictest"};
+  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "spinlock", "ipi_wait", "ple_mix", "idle", "cyclictest"};
   const auto B = ParamType::Bool;
   const auto I = ParamType::Int;
   const auto D = ParamType::Double;
@@ -48,11 +48,16 @@ sim::Schema build() {
   s.add(P("host.sched_latency_us", D, "6000", "scheduler latency target (sysctl sched_latency_ns)", "host", 100, 1e6));
   s.add(P("host.min_granularity_us", D, "750", "minimum slice (sched_min_granularity_ns)", "host", 10, 1e6));
   s.add(P("host.wakeup_granularity_us", D, "1000", "wake-up preemption granularity", "host", 0, 1e6));
+  s.add(P("host.sched_tunable_scaling", E, "log", "cfs/eevdf: scale sched_latency, min_granularity (EEVDF's base slice) and wakeup_granularity by 1+ilog2(min(cpus,8)) (log), min(cpus,8) (linear) or not (none)", "host", {}, {}, {"none", "log", "linear"}));
+  s.add(P("host.sched_feat_next_buddy", B, "false", "sched_feat NEXT_BUDDY: cfs: a waking task becomes the next buddy; eevdf (6.6..~6.12): pick honours the next buddy (yield_to's hint) if eligible", "host"));
+  s.add(P("host.sched_feat_pick_buddy", B, "false", "eevdf: sched_feat PICK_BUDDY (~6.13+, on upstream): pick honours an eligible next buddy", "host"));
+  s.add(P("host.load_balance", B, "false", "simplified load balancing of tasks that may move (vm.placement: scattered): newidle pulls, a periodic pull from the busiest CPU every 4 ticks, and busy CPUs pushing to idle ones", "host"));
   s.add(P("host.busy_cpus", IL, "[]", "host CPUs that also run a CPU-bound host task", "host", 0, 4095));
   // VM
   s.add(P("vm.count", I, "1", "identical VMs on the host (more than the CPUs hold is overcommit); VM 0's workload metrics are unprefixed, every VM's also appear as vm<k>.<metric>", "vm", 1, 64));
   s.add(P("vm.vcpus", I, "2", "vCPUs of each VM", "vm", 1, 4096));
   s.add(P("vm.pin", IL, "[]", "host CPU of each vCPU: vm.vcpus entries shared by every VM, or vm.vcpus x vm.count in VM order (default: vCPU i on CPU i)", "vm", 0, 4095));
+  s.add(P("vm.placement", E, "pinned", "pinned: vm.pin as given; scattered: the CPUs named in vm.pin form a cpuset and every vCPU of every VM goes to a random one of them, evenly (seeded), as a load-balanced unpinned host leaves them", "vm", {}, {}, {"pinned", "scattered"}));
   s.add(P("vm.workloads", SL, "[]", "workload kind of each VM, one entry per VM (empty: every VM runs workload.kind)", "vm", {}, {}, workload_kinds));
   // KVM
   s.add(P("kvm.enable_apicv", B, "true", "use APICv (APIC-register virtualization, virtual-interrupt delivery, posted interrupts) when the CPU has it", "kvm"));
@@ -72,9 +77,16 @@ sim::Schema build() {
   s.add(P("kvm.lapic_timer_advance_ns", I, "-1", "kvm.lapic_timer_advance_ns (-1: adaptive)", "kvm", -1, 5000));
   s.add(P("kvm.mitigations", SL, "[platform]", "entry mitigations: 'platform' (the platform's default set), 'none', or a list", "kvm", {}, {}, {"platform", "none", "mds_clear", "l1d_flush"}));
   s.add(P("kvm.kernel_io_ports", IL, "[0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x61, 0xa0, 0xa1, 0x4d0, 0x4d1]", "I/O ports emulated in the kernel; others exit to the VMM", "kvm", 0, 65535));
+  s.add(P("kvm.on_spin_version", E, "5.6", "kvm_vcpu_on_spin: 5.6 (two passes around last_boosted_vcpu, the seed's kernel) or 6.10 (one loop)", "kvm", {}, {}, {"5.6", "6.10"}));
+  s.add(P("kvm.dy_pending_interrupt", B, "false", "~5.13 upstream: a vCPU preempted in user mode with a pending (posted) interrupt is a directed-yield candidate", "kvm"));
+  s.add(P("kvm.ishiguro.deboost", B, "false", "seed 003 patch 1 (not upstream): yield_to_task_fair raises the yielder's vruntime to target - wakeup_granularity when both are vCPUs of one VM on one run queue, so CFS takes the next-buddy hint", "kvm"));
+  s.add(P("kvm.ishiguro.ipi_aware", B, "false", "seed 003 patch 2 (not upstream): remember which vCPUs IPI'd a scheduled-out vCPU; on_spin boosts such receivers preempted in user mode and skips halted receivers that I did not IPI", "kvm"));
+  s.add(P("kvm.trace_ple_window", B, "false", "write kvm_ple_window_update events (trace-cmd report format) to trace-ple.txt", "kvm"));
   // Guest
   s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
   s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt) or poll (idle=poll: PAUSE loop)", "guest", {}, {}, {"halt", "poll"}));
+  s.add(P("guest.pv_spinlock", B, "false", "pv qspinlocks: spin SPIN_THRESHOLD PAUSEs, then halt (pv_wait) until the unlocker's KVM_HC_KICK_CPU", "guest"));
+  s.add(P("guest.pv_sched_yield", B, "false", "PV sched yield: after sending call-function IPIs, KVM_HC_SCHED_YIELD to the first preempted target", "guest"));
   // Workload
   s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, workload_kinds));
   s.add(P("mix.timer_rearm_hz", D, "2000", "vm_mix: TSC-deadline reprogrammings per vCPU per second", "workload", 0, 1e7));
@@ -84,6 +96,15 @@ sim::Schema build() {
   s.add(P("mix.call_function_targets", I, "4", "vm_mix: destinations of each call-function IPI", "workload", 1, 4095));
   s.add(P("mix.busy_share", D, "0.5", "vm_mix: share of time computing; the rest halts until the timer", "workload", 0, 1));
   s.add(P("mix.duration_ms", D, "100", "vm_mix: simulated milliseconds", "workload", 0.01, 1e7));
+  s.add(P("overcommit.duration_ms", D, "100", "spinlock/ipi_wait/ple_mix: simulated milliseconds each vCPU runs operations", "workload", 0.01, 1e7));
+  s.add(P("overcommit.idle_share", D, "0", "spinlock/ipi_wait/ple_mix: share of operations preceded by an idle halt (sti; hlt until a TSC-deadline timer or an IPI): halted IPI receivers, seed 003 problem 3", "workload", 0, 1));
+  s.add(P("overcommit.idle_us", D, "50", "spinlock/ipi_wait/ple_mix: mean idle time of such a halt", "workload", 0.01, 1e7));
+  s.add(P("overcommit.ipi_share", D, "0.5", "ple_mix: share of operations that send call-function IPIs and wait (the rest take a kernel spinlock)", "workload", 0, 1));
+  s.add(P("overcommit.user_cycles", D, "20000", "spinlock/ipi_wait/ple_mix: mean user-mode (CPL 3) cycles per operation", "workload", 1, 1e12));
+  s.add(P("overcommit.kernel_cycles", D, "2000", "spinlock/ple_mix: mean kernel cycles before taking the lock", "workload", 1, 1e12));
+  s.add(P("overcommit.hold_cycles", D, "2000", "spinlock/ple_mix: mean critical-section cycles", "workload", 1, 1e12));
+  s.add(P("overcommit.locks", I, "1", "spinlock/ple_mix: kernel spinlocks the vCPUs contend on", "workload", 1, 4096));
+  s.add(P("overcommit.ipi_targets", I, "1", "ipi_wait/ple_mix: destinations of each call-function IPI", "workload", 1, 4095));
   s.add(P("ipi.iterations", I, "200", "ipi_bench: iterations of each measurement", "workload", 1, 1e9));
   s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));

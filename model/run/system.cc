@@ -5,6 +5,8 @@
 #include <string>
 
 #include "guest/workload_ipi_bench.h"
+#include "sim/rng.h"
+#include "guest/workload_overcommit.h"
 #include "guest/workload_vm_mix.h"
 #include "guest/workload_vmexit.h"
 #include "run/rt_setup.h"
@@ -35,6 +37,10 @@ kvm::KvmParams kvm_params(const sim::Config& c, const hw::Platform& p) {
   k.kernel_io_ports = c.get_int_list("kvm.kernel_io_ports");
   k.pv_send_ipi = c.get_bool("kvm.pv_send_ipi");
   k.noexit_pv_ipi = c.get_string("guest.ipi_mode") == "noexit_pv";
+  k.on_spin_version = c.get_string("kvm.on_spin_version") == "6.10" ? kvm::KvmParams::OnSpin::V6_10 : kvm::KvmParams::OnSpin::V5_6;
+  k.dy_pending_interrupt = c.get_bool("kvm.dy_pending_interrupt");
+  k.ishiguro_ipi_aware = c.get_bool("kvm.ishiguro.ipi_aware");
+  k.trace_ple_window = c.get_bool("kvm.trace_ple_window");
   return k;
 }
 
@@ -45,10 +51,18 @@ host::HostParams host_params(const sim::Config& c) {
   h.sched.sched_latency = sim::us(c.get_double("host.sched_latency_us"));
   h.sched.min_granularity = sim::us(c.get_double("host.min_granularity_us"));
   h.sched.wakeup_granularity = sim::us(c.get_double("host.wakeup_granularity_us"));
+  const std::string scaling = c.get_string("host.sched_tunable_scaling");
+  h.sched.tunable_scaling = scaling == "none" ? host::SchedParams::Scaling::None
+                            : scaling == "linear" ? host::SchedParams::Scaling::Linear : host::SchedParams::Scaling::Log;
+  h.sched.next_buddy = c.get_bool("host.sched_feat_next_buddy");
+  h.sched.pick_buddy = c.get_bool("host.sched_feat_pick_buddy");
+  h.sched.ishiguro_deboost = c.get_bool("kvm.ishiguro.deboost");
+  h.load_balance = c.get_bool("host.load_balance");
   return h;
 }
 
-std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std::string& kind, int vm_index, int vcpus) {
+std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std::string& kind, int vm_index, int vcpus,
+                                              kvm::Kvm* kvm = nullptr) {
   const uint64_t seed = static_cast<uint64_t>(cfg.get_int("seed")) ^ (0x9e3779b97f4a7c15ull * static_cast<uint64_t>(vm_index));
   if (kind == "vmexit") {
     guest::VmexitParams p;
@@ -74,6 +88,26 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     p.duration_ms = cfg.get_double("mix.duration_ms");
     p.seed = seed;
     return guest::make_vm_mix_workload(p);
+  }
+  if (kind == "spinlock" || kind == "ipi_wait" || kind == "ple_mix") {
+    guest::OvercommitParams p;
+    p.ipi_share = kind == "spinlock" ? 0.0 : kind == "ipi_wait" ? 1.0 : cfg.get_double("overcommit.ipi_share");
+    p.user_cycles = cfg.get_double("overcommit.user_cycles");
+    p.kernel_cycles = cfg.get_double("overcommit.kernel_cycles");
+    p.hold_cycles = cfg.get_double("overcommit.hold_cycles");
+    p.locks = static_cast<int>(cfg.get_int("overcommit.locks"));
+    p.ipi_targets = static_cast<int>(cfg.get_int("overcommit.ipi_targets"));
+    p.duration_ms = cfg.get_double("overcommit.duration_ms");
+    p.idle_share = cfg.get_double("overcommit.idle_share");
+    p.idle_us = cfg.get_double("overcommit.idle_us");
+    p.pv_spinlock = cfg.get_bool("guest.pv_spinlock");
+    p.pv_sched_yield = cfg.get_bool("guest.pv_sched_yield");
+    p.seed = seed;
+    // The guest's vcpu_is_preempted() reads the steal-time preempted byte; until that is
+    // modelled (issue 6) it reads KVM's preempted flag, which is what the byte mirrors.
+    std::function<bool(int)> preempted;
+    if (kvm) preempted = [kvm](int i) { return kvm->vcpu(i).preempted; };
+    return guest::make_overcommit_workload(p, std::move(preempted));
   }
   return nullptr;  // idle: every vCPU halts
 }
@@ -109,6 +143,18 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   if (pin.size() != all) {
     const std::vector<int64_t> one = pin;
     for (int k = 1; k < nvms; ++k) pin.insert(pin.end(), one.begin(), one.end());
+  }
+  std::vector<int64_t> cpuset;  // vm.placement: scattered: where the vCPU threads may run
+  if (cfg.get_string("vm.placement") == "scattered") {
+    // A cpuset (the CPUs of vm.pin) with every vCPU of every VM placed at random, as many
+    // per CPU as possible, as an unpinned host's load balancer leaves them (issue 5).
+    for (int64_t c : pin)
+      if (std::find(cpuset.begin(), cpuset.end(), c) == cpuset.end()) cpuset.push_back(c);
+    std::vector<int64_t> slots;
+    for (size_t j = 0; j < all; ++j) slots.push_back(cpuset[j % cpuset.size()]);
+    sim::Rng rng(static_cast<uint64_t>(cfg.get_int("seed")), "vm.placement");
+    for (size_t j = slots.size(); j > 1; --j) std::swap(slots[j - 1], slots[rng.below(j)]);
+    pin = slots;
   }
   for (int64_t c : pin)
     if (c >= n) throw sim::ConfigError(cfg.source(), 0, "vm.pin", "CPUs below " + std::to_string(n) + " on " + platform.name, std::to_string(c));
@@ -178,7 +224,8 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
       auto thread = std::make_unique<kvm::VcpuThread>(v, *kernel, *vm.guests.back());
       vm.vcpu_threads.push_back(thread.get());
       vcpu_threads.push_back(thread.get());
-      kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(k * vcpus + i)]));
+      host::Task* task = kernel->add_task(std::move(thread), static_cast<int>(pin[static_cast<size_t>(k * vcpus + i)]));
+      for (int64_t c : cpuset) task->cpus_allowed.push_back(static_cast<int>(c));
       vm.view.cpus.push_back(vm.guests.back().get());
       vm.view.apic_ids.push_back(v.apic_id());
       vm.guest_vm.apic_ids.push_back(v.apic_id());
@@ -200,7 +247,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   // single-VM run of the same seed.
   for (auto& vm : vms) {
     const std::string& kind = kinds[static_cast<size_t>(vm->index)];
-    vm->workload = kind == "cyclictest" ? make_cyclictest(cfg, *this, *vm) : make_workload(cfg, kind, vm->index, vcpus);
+    vm->workload = kind == "cyclictest" ? make_cyclictest(cfg, *this, *vm) : make_workload(cfg, kind, vm->index, vcpus, vm->kvm.get());
     if (vm->workload) vm->workload->setup(vm->view);
     for (auto& g : vm->guests)
       if (!g->started()) g->start_idle();
