@@ -46,14 +46,14 @@ def main():
         for f in futs:
             l, m, s = f.result()
             results[(l, m)] = s
-    print("| load | mode | min | avg | max | p99 | p99.99 | seed min/avg/max | exits/s | timer exits/s | host.cpu_pct | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| load | mode | loops | min | avg | max | p99 | p99.99 | seed min/avg/max | exits/s | timer exits/s | host.cpu_pct | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for l, m in jobs:
         s = results[(l, m)]
         x = s["metrics"]
         seed = SEED[l].get(m)
-        print("| %s | %s | %.2f | %.2f | %.1f | %.2f | %.1f | %s | %.0f | %.0f | %.2f | %.1f |" % (
-            l, m, x["cyclictest.min_us"], x["cyclictest.avg_us"], x["cyclictest.max_us"], x["cyclictest.p99_us"],
+        print("| %s | %s | %d | %.2f | %.2f | %.1f | %.2f | %.1f | %s | %.0f | %.0f | %.2f | %.1f |" % (
+            l, m, x["cyclictest.loops"], x["cyclictest.min_us"], x["cyclictest.avg_us"], x["cyclictest.max_us"], x["cyclictest.p99_us"],
             x["cyclictest.p9999_us"], "%d / %d / %d" % seed if seed else "-", x["exits.per_s"], x["rt.timer_exits_per_s"],
             x["host.cpu_pct"], s["wall_time_s"]))
     bad = [k for (l, m), s in results.items() for k, v in s["metrics"].items() if k.startswith("invariant.") and v]

@@ -11,7 +11,7 @@ for load in host_cpu iperf; do
     out=$(mktemp -d)
     "$kvmsim" run "$here/scenarios/rt_cyclictest.yaml" --quiet --out "$out" --set rt.mode=$mode --set rt.load=$load \
       --set cyclictest.loops=300000 >/dev/null
-    /usr/bin/python3 -c "import json,sys; d=json.load(open('$out/summary.json')); print('%-9s %-22s %7.0f simulated s in %6.2f s wall (%d events)' % ('$load', '$mode', d['sim_time_ns']/1e9, d['wall_time_s'], d['events']))"
+    /usr/bin/python3 -c "import json,sys; d=json.load(open('$out/summary.json')); print('%-9s %-22s %7d loops, %7.0f simulated s in %6.2f s wall (%d events)' % ('$load', '$mode', d['metrics']['cyclictest.loops'], d['sim_time_ns']/1e9, d['wall_time_s'], d['events']))"
     rm -rf "$out"
   done
 done
