@@ -271,6 +271,38 @@ TEST(RtTimerEdge, DeadlineInThePastFiresAtOnce) {
   }
 }
 
+// Timer passthrough: a guest deadline that passes while the vCPU is in root mode (here a
+// port write to the VMM, ~1.4 us, with the deadline 0.3 us ahead) is injected at the next
+// entry, without an exit of its own.
+TEST(RtTimerEdge, PassthroughDeadlinePassingInRootModeIsInjectedAtEntry) {
+  Probe p;
+  run::RunOptions opts;
+  opts.customize = [&](run::System& sys) {
+    auto& g = *sys.vms[0]->guests[0];
+    g.start([](guest::GuestCpu& g, Probe* p) -> sim::Task<> {
+      g.set_isr(hw::LOCAL_TIMER_VECTOR, [p](guest::GuestCpu& c, uint8_t) -> sim::Task<> {
+        p->fired_tsc = co_await c.rdtsc();
+        co_await c.apic_eoi();
+      });
+      co_await g.apic_write(hw::APIC_LVTT, (2u << 17) | hw::LOCAL_TIMER_VECTOR);
+      const uint64_t now = co_await g.rdtsc();
+      p->armed_tsc = now + 1000;
+      co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, p->armed_tsc);  // passes through: no exit
+      co_await g.out(0x3f8, 1, 'x');                               // exits to the VMM
+      co_await g.nop();
+      p->done = p->fired_tsc != 0;
+    }(g, &p));
+  };
+  opts.done = [&](run::System&) { return p.done; };
+  const auto r = run::run_scenario(rt_config("kvm_timer_passthrough", {"workload.kind=idle", "run.max_sim_ms=5"}), opts);
+  EXPECT_TRUE(p.done);
+  EXPECT_EQ(exits(r, "IO_INSTRUCTION"), 1u);
+  EXPECT_EQ(exits(r, "EXTERNAL_INTERRUPT"), 0u);
+  EXPECT_EQ(metric(r, "rt.timer_fire_exits"), 0.0);
+  EXPECT_EQ(metric(r, "interrupts.injected"), 1.0);
+  expect_invariants_zero(r);
+}
+
 TEST(RtTimerEdge, DeadlineBeyondThePreemptionTimerFallsBackToHrtimer) {
   // IA32_VMX_MISC rate 5: 2^32 ticks of 32 TSC cycles = 40 s at 3.4 GHz. 60 s is too far.
   Probe far, near;
