@@ -49,7 +49,12 @@ class Cyclictest : public Workload {
 
   Task<> thread_main(GuestCpu& g, int i) {
     Thread& t = threads_[static_cast<size_t>(i)];
-    co_await g.apic_write(hw::APIC_LVTT, (2u << 17) | hw::LOCAL_TIMER_VECTOR);  // lapic-deadline
+    if (p_.oneshot) {
+      co_await g.apic_write(hw::APIC_TDCR, 0xB);  // divide by 1
+      co_await g.apic_write(hw::APIC_LVTT, hw::LOCAL_TIMER_VECTOR);  // one-shot
+    } else {
+      co_await g.apic_write(hw::APIC_LVTT, (2u << 17) | hw::LOCAL_TIMER_VECTOR);  // lapic-deadline
+    }
     const uint64_t interval = tsc(p_.interval_us);
     const uint64_t tick = tsc(1e6 / p_.guest_hz);
     uint64_t next = co_await g.rdtsc();
@@ -58,7 +63,7 @@ class Cyclictest : public Workload {
       // clock_nanosleep(TIMER_ABSTIME, next): the hrtimer is the earliest event; NO_HZ
       // idle programs the clockevent with it and the CPU halts.
       t.woke = false;
-      co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, next);
+      co_await program_timer(g, next);
       co_await g.nop();  // a deadline already past: its interrupt is taken before the check
       while (!t.woke) {
         co_await g.safe_halt();
@@ -67,7 +72,7 @@ class Cyclictest : public Workload {
       if (!p_.native) {
         if (p_.guest_tick_restart) {
           const uint64_t now = co_await g.rdtsc();
-          co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, (now / tick + 1) * tick);  // tick_nohz_idle_exit
+          co_await program_timer(g, (now / tick + 1) * tick);  // tick_nohz_idle_exit
         }
         co_await g.compute(static_cast<uint64_t>(g.costs().guest_sched_wakeup));
       }
@@ -80,8 +85,20 @@ class Cyclictest : public Workload {
         ++t.overruns;
       }
     }
-    co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, 0);
+    if (p_.oneshot) co_await g.apic_write(hw::APIC_TMICT, 0);
+    else co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, 0);
     ++finished_;
+  }
+
+  // clockevents_program_event: the absolute guest-TSC deadline on the guest's clockevent.
+  Task<> program_timer(GuestCpu& g, uint64_t deadline) {
+    if (!p_.oneshot) {
+      co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, deadline);
+      co_return;
+    }
+    const uint64_t now = co_await g.rdtsc();
+    const double us = deadline > now ? static_cast<double>(deadline - now) / tsc_mhz_ : 0.0;
+    co_await g.apic_write(hw::APIC_TMICT, static_cast<uint32_t>(std::max(1.0, us * p_.apic_timer_mhz)));
   }
 
   void record(Thread& t, uint64_t lat_ns) {

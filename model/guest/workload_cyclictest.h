@@ -38,6 +38,12 @@ struct CyclictestParams {
   bool native = false;       // bare metal
   bool guest_tick_restart = true;  // NO_HZ idle guest: restart the tick on waking
   double guest_hz = 250;
+  // The guest's clockevent: lapic-deadline (IA32_TSC_DEADLINE) or lapic one-shot (TMICT at
+  // divide 1; seed 001's qemu64 guest CPU had no tsc-deadline). The one-shot timer counts at
+  // the frequency the guest calibrated: KVM's emulated APIC bus (1 GHz), or the physical one
+  // when TMICT passes through (DirectIRQ) or on bare metal.
+  bool oneshot = false;
+  double apic_timer_mhz = 1000.0;
   // Network receive on vCPU 0: the VF's MSI vector in the guest, and its NAPI poll.
   uint8_t nic_vector = 0;    // 0: no NIC
   std::function<uint64_t()> nic_take_packets;

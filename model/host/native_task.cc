@@ -10,7 +10,8 @@ namespace host {
 
 using namespace hw;
 
-NativeTask::NativeTask(std::string name, GuestSoftware& program) : Task(std::move(name)), program_(program) {
+NativeTask::NativeTask(std::string name, GuestSoftware& program, double apic_bus_mhz)
+    : Task(std::move(name)), program_(program), apic_bus_mhz_(apic_bus_mhz) {
   // Physical interrupts belong to the host kernel; HLT is the thread going to sleep; the
   // LAPIC timer registers are the kernel's clockevent. Everything else runs natively.
   vmcs_.write(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_EXT_INTR_MASK);
@@ -71,6 +72,10 @@ void NativeTask::on_vmexit(Cpu& cpu, const ExitInfo& e) {
         }
       } else if (msr == MSR_X2APIC_LVTT) {
         lvtt_ = static_cast<uint32_t>(e.op->a);
+      } else if (msr == MSR_X2APIC_TMICT) {  // one-shot clockevent: the same hrtimer
+        c.charge(c.costs().kvm_hrtimer_start);
+        if (e.op->a == 0) cpu.hrtimer_cancel(timer_);
+        else cpu.hrtimer_start(timer_, c.now() + static_cast<sim::Picos>(static_cast<double>(e.op->a) * 1e6 / apic_bus_mhz_));
       }
       c.charge(c.costs().cpu_msr_access);
       c.skip_instruction();

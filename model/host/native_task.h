@@ -22,7 +22,7 @@ namespace host {
 
 class NativeTask : public Task {
  public:
-  NativeTask(std::string name, hw::GuestSoftware& program);
+  NativeTask(std::string name, hw::GuestSoftware& program, double apic_bus_mhz = 100.0);
   void run(Cpu& cpu) override { enter(cpu); }
   void resume(Cpu& cpu) override { enter(cpu); }
   void on_vmexit(Cpu& cpu, const hw::ExitInfo& exit) override;
@@ -38,6 +38,7 @@ class NativeTask : public Task {
   hw::MsrBitmap msr_bitmap_;
   HrTimer timer_;
   uint32_t lvtt_ = 0x10000;
+  double apic_bus_mhz_ = 100.0;  // TDCR divide 1 assumed (the cyclictest guest's setting)
   int pending_ = -1;           // the timer's vector, waiting for the program
   int pending_device_ = -1;
   uint64_t timer_interrupts_ = 0;

@@ -129,7 +129,7 @@ void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector
   if (r.bare_metal) {
     for (size_t i = 0; i < pin.size(); ++i) {
       vm0.guests.push_back(std::make_unique<guest::GuestCpu>(static_cast<int>(i), sys.platform.costs));
-      auto task = std::make_unique<host::NativeTask>("native" + std::to_string(i), *vm0.guests.back());
+      auto task = std::make_unique<host::NativeTask>("native" + std::to_string(i), *vm0.guests.back(), sys.platform.apic_bus_mhz);
       task->rt_priority = static_cast<int>(cfg.get_int("cyclictest.priority"));
       rt.native_tasks.push_back(task.get());
       kernel.add_task(std::move(task), static_cast<int>(pin[i]));
@@ -223,6 +223,9 @@ std::unique_ptr<guest::Workload> make_cyclictest(const sim::Config& cfg, System&
   p.histogram_us = static_cast<int>(cfg.get_int("cyclictest.histogram_us"));
   p.guest_hz = cfg.get_double("guest.hz");
   p.native = sys.rt && sys.rt->cfg.bare_metal;
+  p.oneshot = cfg.get_string("guest.clockevent") == "lapic_oneshot";
+  const bool physical = sys.rt && (sys.rt->cfg.bare_metal || sys.rt->cfg.direct_irq);
+  p.apic_timer_mhz = physical ? sys.platform.apic_bus_mhz : 1000.0;  // KVM: APIC_BUS_CYCLE_NS = 1
   if (sys.rt && sys.rt->vf && !p.native) {
     p.nic_vector = kGuestNicVector;
     hw::SriovVf* vf = sys.rt->vf.get();

@@ -128,6 +128,7 @@ sim::Schema build() {
   s.add(P("kvm.pi_inject_timer", E, "auto", "exitless timer: the LAPIC timer's hrtimer runs on kvm.housekeeping_cpu and posts the timer vector (needs posted interrupts and kvm.hlt_in_guest; auto: rt.mode kvm_exitless_timer)", "kvm", {}, {}, tri));
   s.add(P("kvm.housekeeping_cpu", I, "0", "the CPU where the exitless timer's hrtimers (and isolated cores' device interrupts) run", "kvm", 0, 4095));
   s.add(P("kvm.timer_passthrough", E, "auto", "seed 002 timer passthrough: IA32_TSC_DEADLINE not intercepted, the host's timer on the VMX-preemption timer while in the guest (auto: rt.mode kvm_timer_passthrough)", "kvm", {}, {}, tri));
+  s.add(P("guest.clockevent", E, "tsc_deadline", "the cyclictest guest's clockevent: tsc_deadline (lapic-deadline) or lapic_oneshot (TMICT; seed 001's qemu64 guest had no tsc-deadline, and DirectIRQ passes TMICT through)", "guest", {}, {}, {"tsc_deadline", "lapic_oneshot"}));
   s.add(P("guest.hz", D, "250", "the guest kernel's tick rate (its NO_HZ idle tick restart after waking)", "guest", 100, 1000));
   s.add(P("cyclictest.loops", I, "10000", "cyclictest -l: wake-ups per thread", "workload", 1, 1e10));
   s.add(P("cyclictest.interval_us", D, "1000", "cyclictest -i: the absolute sleep interval", "workload", 10, 1e7));

@@ -147,6 +147,24 @@ TEST(RtMechanism, DirectIrqLeavesOnlyConvertedDeadlineWrites) {
   expect_invariants_zero(d);
 }
 
+// A one-shot (TMICT) guest, as seed 001's: under DirectIRQ TMICT, TDCR and EOI pass
+// through and the timer fires into the guest: no exit at all after the LVTT setup. KVM
+// emulates the same writes with exits; bare metal runs them as host hrtimers.
+TEST(RtMechanism, DirectIrqOneShotTimerRunsWithoutExits) {
+  const auto d = run_rt("kvm_directirq", {"guest.clockevent=lapic_oneshot"});
+  EXPECT_EQ(metric(d, "cyclictest.loops"), 400.0);
+  EXPECT_LE(metric(d, "exits.total"), 2.0);  // the LVTT write (intercepted, converted)
+  EXPECT_NEAR(metric(d, "host.vcpu_core_interrupts_taken_in_guest"), 400, 1.0);
+  expect_invariants_zero(d);
+  const auto k = run_rt("kvm", {"guest.clockevent=lapic_oneshot"});
+  EXPECT_EQ(metric(k, "cyclictest.loops"), 400.0);
+  EXPECT_NEAR(static_cast<double>(exits(k, "MSR_WRITE")), 3.0 * 400, 4.0);  // TMICT twice, EOI
+  EXPECT_LT(metric(d, "cyclictest.avg_us"), metric(k, "cyclictest.avg_us"));
+  const auto b = run_rt("bare", {"guest.clockevent=lapic_oneshot"});
+  EXPECT_EQ(metric(b, "bare.timer_interrupts"), 400.0);
+  EXPECT_LT(metric(b, "cyclictest.avg_us"), metric(k, "cyclictest.avg_us"));
+}
+
 // DirectIRQ with a virtual IRQ (a forwarded VF interrupt): the host's kick is an NMI that
 // exits, and direct EOI is switched off while the virtual IRQ is in service.
 TEST(RtMechanism, DirectIrqKicksAreNmisAndEoiFollowsTheVirq) {
