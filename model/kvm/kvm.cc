@@ -31,6 +31,8 @@ bool Kvm::is_kernel_io_port(uint32_t port) const {
 
 void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   ++ipis_sent;
+  if (tracer) [[unlikely]]
+    tracer->kvm_apic_ipi(from.now(), from.cpu(), trace_pid_base + static_cast<uint32_t>(sender.vcpu_id), sender.vcpu_id, icr);
   from.charge(costs_.kvm_handle_icr);
   if (icr.mode != hw::DeliveryMode::Fixed && icr.mode != hw::DeliveryMode::LowestPrio) return;  // NMI/INIT/SIPI: later issues
   // The optimized map (kvm_apic_map) resolves a physical destination directly.

@@ -8,6 +8,7 @@
 
 #include "hw/platform.h"
 #include "kvm/params.h"
+#include "kvm/trace.h"
 #include "kvm/vcpu.h"
 
 namespace kvm {
@@ -57,6 +58,10 @@ class Kvm : public hw::IcrMonitor {
   std::function<void(const Vcpu&, const Vcpu&, int)> directed_yield_observer;
 
   uint64_t ipis_sent = 0;
+  // output.trace: KVM's tracepoints as text (null: off). vCPU i's thread is pid
+  // trace_pid_base + i in the trace.
+  Tracer* tracer = nullptr;
+  uint32_t trace_pid_base = 0;
   double tsc_mhz = 1000.0;  // the host TSC rate (for converting cycles to ns)
 
  private:

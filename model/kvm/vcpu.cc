@@ -163,6 +163,9 @@ void Vcpu::note_ple_window(VmxCpu& c, uint32_t old) {
   ple_window_dirty = true;
   ++stat.ple_window_updates;
   if (kvm.params().trace_ple_window) kvm.ple_window_trace.push_back({c.now(), vcpu_id, c.cpu(), old, ple_window});
+  if (kvm.tracer) [[unlikely]]
+    kvm.tracer->kvm_ple_window_update(c.now(), c.cpu(), kvm.trace_pid_base + static_cast<uint32_t>(vcpu_id), vcpu_id, old,
+                                      ple_window);
 }
 
 void Vcpu::vcpu_put(VmxCpu& c, bool preempted) {
@@ -269,6 +272,8 @@ void Vcpu::inject_pending_events(VmxCpu& c) {
       lapic.regs.start_service(static_cast<uint8_t>(v));
       vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID_MASK | INTR_TYPE_EXT_INTR | static_cast<uint32_t>(v));
       ++stat.irq_injections;
+      if (kvm.tracer) [[unlikely]]
+        kvm.tracer->kvm_inj_virq(c.now(), c.cpu(), kvm.trace_pid_base + static_cast<uint32_t>(vcpu_id), vcpu_id, static_cast<uint8_t>(v));
     } else {
       want_window = true;
     }
@@ -321,6 +326,8 @@ void Vcpu::enter_guest(VmxCpu& c) {
     vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_NMI_EXITING, false);
   }
   mode = VcpuMode::IN_GUEST_MODE;
+  if (kvm.tracer) [[unlikely]]
+    kvm.tracer->kvm_entry(c.now(), c.cpu(), kvm.trace_pid_base + static_cast<uint32_t>(vcpu_id), vcpu_id);
   if (exit_open_) {  // kvm_entry: close the exit's time span
     exit_open_ = false;
     stat.exit_time_ns[last_exit_reason_].add(sim::to_ns(c.now() - last_exit_start_));
@@ -389,6 +396,9 @@ ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
   last_exit_start_ = e.start;
   last_exit_reason_ = e.reason;
   exit_open_ = true;
+  if (kvm.tracer) [[unlikely]]
+    kvm.tracer->kvm_exit(e.start, c.cpu(), kvm.trace_pid_base + static_cast<uint32_t>(vcpu_id), vcpu_id, e.reason,
+                         e.qualification, e.intr_info);
   if (rt && rt->after_vmexit(c, e)) return ExitResult::Reenter;
   if (kvm.params().fastpath && handle_fastpath(c, e)) {
     ++stat.fastpath_exits;

@@ -166,6 +166,10 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
     rows.push_back({std::string(hw::exit_reason_name(reason)), us});
   }
   r.files["perf-kvm-stat.txt"] = format_perf_kvm_stat(rows);
+  if (sys.tracer) {
+    r.files["trace.txt"] = sys.tracer->format(static_cast<int>(sys.cores.size()));
+    m["trace.lost_events"] = static_cast<double>(sys.tracer->lost());
+  }
 
   const double sim_s = sim::to_sec(end);
   m["exits.total"] = static_cast<double>(total.exits);

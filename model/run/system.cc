@@ -216,6 +216,11 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     vm.index = k;
     vm.kvm = std::make_unique<kvm::Kvm>("vm" + std::to_string(k), kp, platform.vmx, platform.costs);
     vm.kvm->tsc_mhz = platform.tsc_mhz;
+    if (cfg.get_bool("output.trace")) {
+      if (!tracer) tracer = std::make_unique<kvm::Tracer>(static_cast<uint64_t>(cfg.get_int("output.trace_max_lines")));
+      vm.kvm->tracer = tracer.get();
+      vm.kvm->trace_pid_base = 10000u * static_cast<uint32_t>(k + 1);  // VM k's vCPU threads: 10000(k+1) + i
+    }
     vm.guest_vm.ipi_mode = guest::ipi_mode_from_string(ipi_mode);
     for (int i = 0; i < (rt_cfg.bare_metal ? 0 : vcpus); ++i) {
       kvm::Vcpu& v = vm.kvm->create_vcpu(static_cast<uint32_t>(i));

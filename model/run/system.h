@@ -50,6 +50,7 @@ class System {
   std::unique_ptr<host::Kernel> kernel;
   std::vector<std::unique_ptr<VmInstance>> vms;  // vm.count of them
   std::vector<kvm::VcpuThread*> vcpu_threads;     // every VM's, in VM order
+  std::unique_ptr<kvm::Tracer> tracer;            // output.trace (else null)
 
   // Every VM's workload is done (VMs without one do not hold the run up; a run where no VM
   // has one ends at run.max_sim_ms).
