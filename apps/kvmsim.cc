@@ -1,8 +1,9 @@
 // kvmsim: the command line.
 //   kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet]
-//   kvmsim compare REAL [SIM_DIR] [--json]
+//   kvmsim compare REAL [SIM_DIR] [--json] [--plot OUT.png]
 //   kvmsim schema            print the scenario schema as Markdown
 //   kvmsim version
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,7 +27,7 @@ int usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet] [--keep-going]\n"
                "       kvmsim sweep FILE --grid key=v1,v2 ... [--seeds 1,2] [--jobs N] [--store PATH]\n"
-               "       kvmsim compare REAL [SIM_DIR] [--json]\n"
+               "       kvmsim compare REAL [SIM_DIR] [--json] [--plot OUT.png]\n"
                "       kvmsim schema\n"
                "       kvmsim version\n"
                "\n"
@@ -37,8 +38,9 @@ int usage(int code) {
                "--keep-going  exit 0 even when an invariant.* metric is not 0 (else exit 3)\n"
                "sweep    run a grid of overrides x seeds in parallel, results in an SQLite store\n"
                "         that a re-run resumes (python -m kvmsim sweep --help for every option)\n"
-               "compare  a real tool's output (perf kvm stat, kvm-unit-tests vmexit, ...) beside a\n"
-               "         simulated run's result folder, with a realism score\n"
+               "compare  a real tool's output (perf kvm stat, trace-cmd/ftrace kvm events, cyclictest,\n"
+               "         kvm-unit-tests vmexit) beside a simulated run's result folder, with KS and\n"
+               "         Wasserstein distances and a realism score (docs/validation.md)\n"
                "schema   every scenario key with its type, default and meaning\n");
   return code;
 }
@@ -136,12 +138,40 @@ int cmd_sweep(int argc, char** argv) {
   return 1;
 }
 
+// --plot: the comparison's plot data through scripts/compare_plot.py (matplotlib).
+int plot_comparison(const validation::Comparison& c, const std::string& png) {
+  const std::string script = std::string(KVMSIM_SOURCE_DIR) + "/scripts/compare_plot.py";
+  const std::string data = png + ".json";
+  {
+    std::ofstream f(data);
+    f << nlohmann::json{{"kind", c.kind}, {"score", c.score < 0 ? nlohmann::json() : nlohmann::json(c.score)}, {"plot", c.plot}}.dump();
+    if (!f) {
+      std::fprintf(stderr, "kvmsim: cannot write %s\n", data.c_str());
+      return 2;
+    }
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/usr/bin/python3", "python3", script.c_str(), data.c_str(), png.c_str(), static_cast<char*>(nullptr));
+    std::perror("kvmsim: cannot run /usr/bin/python3");
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "kvmsim: plotting failed (%s needs matplotlib); data in %s\n", script.c_str(), data.c_str());
+    return 1;
+  }
+  std::filesystem::remove(data);
+  return 0;
+}
+
 int cmd_compare(int argc, char** argv) {
-  std::string real, sim;
+  std::string real, sim, plot;
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json") json = true;
+    else if (a == "--plot" && i + 1 < argc) plot = argv[++i];
     else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "kvmsim: unknown option '%s'\n", a.c_str());
       return usage(2);
@@ -160,11 +190,12 @@ int cmd_compare(int argc, char** argv) {
   const validation::Comparison c = validation::compare(text.str(), real, sim);
   if (json) {
     nlohmann::json j{{"kind", c.kind}, {"real", c.real}, {"sim", c.sim}, {"score", c.score < 0 ? nlohmann::json() : nlohmann::json(c.score)}};
+    if (!c.details.is_null()) j["details"] = c.details;
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << c.text;
   }
-  return 0;
+  return plot.empty() ? 0 : plot_comparison(c, plot);
 }
 
 }  // namespace
