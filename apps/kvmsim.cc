@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/commands.h"
 #include "run/runner.h"
 #include "run/schema.h"
 #include "validation/compare.h"
@@ -28,6 +29,8 @@ int usage(int code) {
                "usage: kvmsim run FILE [--set key=value]... [--seed N] [--out DIR] [--quiet] [--keep-going]\n"
                "       kvmsim sweep FILE --grid key=v1,v2 ... [--seeds 1,2] [--jobs N] [--store PATH]\n"
                "       kvmsim compare REAL [SIM_DIR] [--json] [--plot OUT.png]\n"
+               "       kvmsim calibrate PLATFORM MEASUREMENTS... [--out new.yaml] [--scenario FILE] [--fit prefix,...]\n"
+               "       kvmsim validate [--json] [--quick]\n"
                "       kvmsim schema\n"
                "       kvmsim version\n"
                "\n"
@@ -41,6 +44,8 @@ int usage(int code) {
                "compare  a real tool's output (perf kvm stat, trace-cmd/ftrace kvm events, cyclictest,\n"
                "         kvm-unit-tests vmexit) beside a simulated run's result folder, with KS and\n"
                "         Wasserstein distances and a realism score (docs/validation.md)\n"
+               "calibrate  fit the platform's cost table to vmexit logs / perf kvm stat averages (NNLS)\n"
+               "validate every published table of the seeds, simulated, with tolerance and pass/fail\n"
                "schema   every scenario key with its type, default and meaning\n");
   return code;
 }
@@ -207,6 +212,8 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(argc, argv);
     if (cmd == "compare") return cmd_compare(argc, argv);
     if (cmd == "sweep") return cmd_sweep(argc, argv);
+    if (cmd == "calibrate") return cmd_calibrate(argc, argv);
+    if (cmd == "validate") return cmd_validate(argc, argv);
     if (cmd == "schema") {
       std::cout << run::scenario_schema().markdown();
       return 0;
