@@ -97,7 +97,21 @@ CalibrationResult calibrate(const std::vector<std::string>& keys, const std::vec
     Eigen::JacobiSVD<Eigen::MatrixXd> svd(WJt, Eigen::ComputeFullV);
     const Eigen::VectorXd sv = svd.singularValues();
     smax = sv.size() ? sv(0) : 0.0;
-    if (std::getenv("KVMSIM_CALIBRATE_DEBUG")) for (Eigen::Index i = 0; i < sv.size(); ++i) std::fprintf(stderr, "sv %g\n", sv(i) / smax);
+    if (const char* dbg = std::getenv("KVMSIM_CALIBRATE_DEBUG")) {  // the fit's inputs, for offline checks
+      std::ofstream d(dbg);
+      d.precision(17);
+      d << "{\"J\": [";
+      for (Eigen::Index j = 0; j < m; ++j) {
+        d << (j ? ",[" : "[");
+        for (Eigen::Index k = 0; k < n; ++k) d << (k ? "," : "") << J(j, k);
+        d << "]";
+      }
+      d << "], \"meas\": [";
+      for (Eigen::Index j = 0; j < m; ++j) d << (j ? "," : "") << meas(j);
+      d << "], \"y0\": [";
+      for (Eigen::Index j = 0; j < m; ++j) d << (j ? "," : "") << y0(j);
+      d << "]}\n";
+    }
     r.rank = 0;
     for (Eigen::Index i = 0; i < sv.size(); ++i)
       if (sv(i) > 1e-2 * smax) ++r.rank;  // below: whole-cycle rounding of the runs
