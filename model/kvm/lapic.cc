@@ -298,6 +298,8 @@ void Lapic::wait_lapic_expire_slow(hw::VmxCpu& cpu) {
   expired_tscdeadline_ = 0;
   const uint64_t now = vcpu_.guest_tsc(cpu);
   const int64_t delta = static_cast<int64_t>(now - deadline);  // < 0: early
+  if (Tracer* t = vcpu_.kvm.tracer) [[unlikely]]
+    t->kvm_wait_lapic_expire(cpu.now(), cpu.cpu(), vcpu_.kvm.trace_pid_base + static_cast<uint32_t>(vcpu_.vcpu_id), vcpu_.vcpu_id, delta);
   if (delta < 0) cpu.charge_ps(vcpu_.guest_tsc_to_time(cpu, deadline) - cpu.now());  // busy-wait
   if (advance_adaptive_) adjust_advance(delta);
   vcpu_.stat.lapic_timer_advance_ns = timer_advance_ns_;

@@ -59,6 +59,12 @@ std::string Tracer::format(int nr_cpus) const {
                       (e->a & (1u << 14)) ? "assert" : "de-assert", (e->a & (1u << 15)) ? "level" : "edge",
                       kShort[(e->a >> 18) & 3]);
         break;
+      case Kind::LapicExpire: {
+        const int64_t delta = static_cast<int64_t>(e->b);
+        std::snprintf(line + n, room, "kvm_wait_lapic_expire: vcpu %d: delta %" PRId64 " (%s)\n", e->vcpu, delta,
+                      delta < 0 ? "early" : "late");
+        break;
+      }
       case Kind::PleWindow:
         std::snprintf(line + n, room, "kvm_ple_window_update: vcpu %d old %u new %" PRIu64 " (%s)\n", e->vcpu, e->a, e->b,
                       e->b >= e->a ? "growed" : "shrinked");

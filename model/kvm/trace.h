@@ -1,8 +1,9 @@
 // KVM's tracepoints (arch/x86/kvm/trace.h) written as `trace-cmd report -t` text, so a
 // simulated run reads like `trace-cmd record -e kvm` on a real host (output.trace). Events
 // are recorded where KVM fires them: kvm_exit in vmx_handle_exit, kvm_entry just before
-// VMRESUME, kvm_inj_virq in vmx_inject_irq, kvm_apic_ipi in kvm_apic_send_ipi and
-// kvm_ple_window_update in grow/shrink_ple_window. The model calls a Tracer only behind
+// VMRESUME, kvm_inj_virq in vmx_inject_irq, kvm_apic_ipi in kvm_apic_send_ipi,
+// kvm_ple_window_update in grow/shrink_ple_window and kvm_wait_lapic_expire in
+// __kvm_wait_lapic_expire. The model calls a Tracer only behind
 // `if (kvm.tracer)`, so a run without tracing pays one predictable branch per point.
 #pragma once
 
@@ -34,13 +35,18 @@ class Tracer {
     add({t, cpu, pid, vcpu, Kind::PleWindow, 0, old_window, new_window});
   }
 
+  // delta: guest TSC at the wait minus the deadline (< 0: the timer fired early).
+  void kvm_wait_lapic_expire(sim::Picos t, int cpu, uint32_t pid, int vcpu, int64_t delta) {
+    add({t, cpu, pid, vcpu, Kind::LapicExpire, 0, 0, static_cast<uint64_t>(delta)});
+  }
+
   uint64_t recorded() const { return events_.size(); }
   uint64_t lost() const { return lost_; }
   // The text, events sorted by time (per-CPU buffers merged, as trace-cmd report does).
   std::string format(int nr_cpus) const;
 
  private:
-  enum class Kind : uint8_t { Exit, Entry, InjVirq, ApicIpi, PleWindow };
+  enum class Kind : uint8_t { Exit, Entry, InjVirq, ApicIpi, PleWindow, LapicExpire };
   struct Event {
     sim::Picos t;
     int cpu;

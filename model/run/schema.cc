@@ -42,7 +42,7 @@ sim::Schema build() {
   s.add(P("seed", I, "1", "seed of every random stream", "run", 0, 9.2e18));
   s.add(P("run.max_sim_ms", D, "60000", "stop after this much simulated time even if the workload is not done", "run", 0.001, 3.6e9));
   s.add(P("run.progress", B, "true", "show a progress line on a terminal", "run"));
-  s.add(P("output.trace", B, "false", "write trace.txt: KVM's kvm_exit/kvm_entry/kvm_inj_virq/kvm_apic_ipi/kvm_ple_window_update tracepoints as trace-cmd report text", "run"));
+  s.add(P("output.trace", B, "false", "write trace.txt: KVM's kvm_exit/kvm_entry/kvm_inj_virq/kvm_apic_ipi/kvm_ple_window_update/kvm_wait_lapic_expire tracepoints as trace-cmd report text", "run"));
   s.add(P("output.trace_max_lines", I, "1000000", "events trace.txt holds at most; later ones are counted as lost (like a full ring buffer)", "run", 1, 1e9));
   // Host
   s.add(P("host.scheduler", E, "simple_fair", "host scheduling policy", "host", {}, {}, host::sched_policy_names()));

@@ -99,10 +99,26 @@ TEST(Trace, TracingDoesNotChangeResults) {
   EXPECT_EQ(on.exits_by_vcpu_csv, off.exits_by_vcpu_csv);
 }
 
+TEST(Trace, TscDeadlineTimersShowWaitLapicExpire) {
+  // kvm-unit-tests tscdeadline: the hv timer fires, KVM waits for the deadline at entry
+  // (__kvm_wait_lapic_expire) and traces how early or late it was.
+  const run::RunResult r = run::run_scenario(sim::Config::load_text(
+      run::scenario_schema(),
+      "run: {progress: false, max_sim_ms: 200}\nvmexit: {tests: [tscdeadline], goal_cycles: 200000}\noutput: {trace: true}\n",
+      "trace.yaml", {}));
+  const validation::KvmTrace t = validation::parse_ftrace_kvm(r.files.at("trace.txt"));
+  EXPECT_EQ(t.stats.bad_lines, 0u);
+  ASSERT_GT(t.lapic_expire.size(), 10u);
+  EXPECT_EQ(t.lapic_expire.front().vcpu, 0);
+  EXPECT_EQ(t.lapic_expire.front().early, t.lapic_expire.front().delta < 0);
+}
+
 TEST(Trace, LineCapCountsLostEvents) {
   const run::RunResult r = run_mix({"output.trace=true", "output.trace_max_lines=50"});
   const validation::KvmTrace t = validation::parse_ftrace_kvm(r.files.at("trace.txt"));
-  EXPECT_EQ(t.kvm_exit_events + t.kvm_entry_events + t.ipis.size() + t.injections.size(), 50u);
+  EXPECT_EQ(t.kvm_exit_events + t.kvm_entry_events + t.ipis.size() + t.injections.size() + t.lapic_expire.size() +
+                t.ple_window_updates.size(),
+            50u);
   EXPECT_GT(r.metrics.at("trace.lost_events"), 0.0);
   EXPECT_NE(r.files.at("trace.txt").find("entries-in-buffer/entries-written: 50/"), std::string::npos);
 }
