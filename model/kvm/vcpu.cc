@@ -410,9 +410,11 @@ ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
   }
   mode = VcpuMode::OUTSIDE_GUEST_MODE;
   c.charge(c.costs().kvm_exit_path);
-  // vmx_vcpu_run after the exit: the exit reason and the IDT-vectoring information.
+  // vmx_vcpu_run after the exit: the exit reason, the IDT-vectoring information and (as the
+  // 4.15-era vmx_handle_external_intr did after every exit) the exit interruption information.
   c.vmcs_path_read(vmcs, VmcsField::VM_EXIT_REASON);
   c.vmcs_path_read(vmcs, VmcsField::IDT_VECTORING_INFO_FIELD);
+  c.vmcs_path_read(vmcs, VmcsField::VM_EXIT_INTR_INFO);
   ++stat.exits;
   if (e.reason >= kNumExitReasons) {  // not an SDM basic exit reason the model knows
     ++stat.exits_unknown_reason;

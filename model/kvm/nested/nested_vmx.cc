@@ -49,26 +49,38 @@ void VirtualVmx::send_ipi(const Icr&) {
 
 // L1's hrtimer for L2's LAPIC timer (the Lapic charged hrtimer_start): when it becomes the
 // first timer, L1's clockevent writes IA32_TSC_DEADLINE, an exit L0 emulates.
-void VirtualVmx::start_timer(VmxCpu&, sim::Picos) {
+void VirtualVmx::start_timer(VmxCpu&, sim::Picos expires) {
   ++n_.stats_.other_l1_traps;
   n_.l1_trap(EXIT_REASON_MSR_WRITE, phys_.costs().kvm_handle_tsc_deadline);
+  n_.l1_timer_expires_ = expires;
+  if (n_.arm_l1_timer) n_.arm_l1_timer(n_.arm_l1_timer_ctx, expires);
 }
-void VirtualVmx::cancel_timer(VmxCpu&) {}
+void VirtualVmx::cancel_timer(VmxCpu&) {
+  n_.l1_timer_expires_ = sim::kNever;
+  if (n_.arm_l1_timer) n_.arm_l1_timer(n_.arm_l1_timer_ctx, sim::kNever);
+}
 
 void VirtualVmx::send_ipi_to_vcpu_cpu(VmxCpu&, uint8_t) { send_ipi(Icr{}); }
 
-// An interrupt of L1's own, taken on an EXTERNAL_INTERRUPT exit from L2.
-void VirtualVmx::handle_host_irq(VmxCpu&, uint8_t vector) {
-  charge(costs_.host_irq_entry);
-  if (vector != HYPERV_REENLIGHTENMENT_VECTOR) return;
-  // kvm_hyperv_tsc_notifier: update the master clock and every vCPU's pvclock, then tell
-  // Hyper-V to stop emulating the TSC (HV_X64_MSR_TSC_EMULATION_STATUS, an MSR exit).
-  charge(costs_.kvm_reenlightenment_notify);
-  if (n_.on_l1_reenlightenment) n_.on_l1_reenlightenment(n_.reenlightenment_ctx);
-  ++n_.stats_.other_l1_traps;
-  n_.l1_trap(EXIT_REASON_MSR_WRITE, phys_.costs().kvm_handle_msr);
-  n_.tsc_emulation_ = false;
-  n_.tsc_emulation_end_ = local_ps;
+// L1's own interrupts, taken on an EXTERNAL_INTERRUPT exit from L2 (all that are pending).
+void VirtualVmx::handle_host_irq(VmxCpu&, uint8_t) {
+  const uint32_t pending = n_.pending_l1_irqs_;
+  n_.pending_l1_irqs_ = 0;
+  if (pending & NestedVmx::kL1TimerIrq) {
+    // L1's hrtimer_interrupt runs the expired timer: KVM's emulated LAPIC timer of L2.
+    charge(costs_.host_irq_entry + costs_.host_hrtimer_interrupt);
+    n_.l1_->lapic.timer_fn(*this);
+  }
+  if (pending & NestedVmx::kL1ReenlightenmentIrq) {
+    // kvm_hyperv_tsc_notifier: update the master clock and every vCPU's pvclock, then tell
+    // Hyper-V to stop emulating the TSC (HV_X64_MSR_TSC_EMULATION_STATUS, an MSR exit).
+    charge(costs_.host_irq_entry + costs_.kvm_reenlightenment_notify);
+    if (n_.on_l1_reenlightenment) n_.on_l1_reenlightenment(n_.reenlightenment_ctx);
+    ++n_.stats_.other_l1_traps;
+    n_.l1_trap(EXIT_REASON_MSR_WRITE, phys_.costs().kvm_handle_msr);
+    n_.tsc_emulation_ = false;
+    n_.tsc_emulation_end_ = local_ps;
+  }
 }
 
 // ---- L0's nested state ----------------------------------------------------------------------
@@ -430,12 +442,10 @@ ExitResult NestedVmx::handle_in_l0(VmxCpu& c, const ExitInfo& e) {
     case EXIT_REASON_EXTERNAL_INTERRUPT: {
       c.charge(k.kvm_handle_exit);
       l0_.handle_external_interrupt(c, e);
-      if (pending_l1_vector_ >= 0) {  // the interrupt was for L1: an exit to L1 (L1 wants them)
-        const uint8_t vec = static_cast<uint8_t>(pending_l1_vector_);
-        pending_l1_vector_ = -1;
+      if (pending_l1_irqs_) {  // the interrupt was L1's: an exit to L1 (L1 wants them)
+        const uint8_t vec = (pending_l1_irqs_ & kL1TimerIrq) ? LOCAL_TIMER_VECTOR : HYPERV_REENLIGHTENMENT_VECTOR;
         ExitInfo e1 = e;
         e1.intr_info = INTR_INFO_VALID_MASK | INTR_TYPE_EXT_INTR | vec;
-        sampling_ = false;
         nested_vmx_vmexit(c, e1);
         return run_l1_handler(c, e1);
       }
@@ -510,6 +520,6 @@ void NestedVmx::start_tsc_emulation(VmxCpu& c) {
   vmcs02_.set_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_RDTSC_EXITING, true);
 }
 
-void NestedVmx::notify_reenlightenment(VmxCpu&) { pending_l1_vector_ = HYPERV_REENLIGHTENMENT_VECTOR; }
+void NestedVmx::notify_reenlightenment(VmxCpu&) { pending_l1_irqs_ |= kL1ReenlightenmentIrq; }
 
 }  // namespace kvm::nested

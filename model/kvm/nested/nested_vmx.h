@@ -144,6 +144,12 @@ class NestedVmx : public hw::VmcsAccessHook {
   // The re-enlightenment interrupt reaches L1 (an exit to L1 if L2 runs); L1's handler
   // (kvm_hyperv_tsc_notifier) updates the pvclocks and turns emulation off.
   void notify_reenlightenment(hw::VmxCpu& c);
+  // L0's emulated LAPIC timer of L1 fired (an L1 hrtimer for L2 when L1 has no hv timer):
+  // L1 takes its timer interrupt at the next L2 exit L0 sees.
+  void notify_l1_timer() { pending_l1_irqs_ |= kL1TimerIrq; }
+  // The assembly arms/cancels the host timer that stands for L1's clockevent.
+  void (*arm_l1_timer)(void* ctx, sim::Picos expires) = nullptr;
+  void* arm_l1_timer_ctx = nullptr;
   bool tsc_emulation() const { return tsc_emulation_; }
   sim::Picos tsc_emulation_start() const { return tsc_emulation_start_; }
   sim::Picos tsc_emulation_end() const { return tsc_emulation_end_; }
@@ -186,7 +192,9 @@ class NestedVmx : public hw::VmcsAccessHook {
   sim::Picos phase_mark_ = 0;
   bool tsc_emulation_ = false;
   sim::Picos tsc_emulation_start_ = 0, tsc_emulation_end_ = 0;
-  int pending_l1_vector_ = -1;
+  static constexpr uint32_t kL1TimerIrq = 1, kL1ReenlightenmentIrq = 2;
+  uint32_t pending_l1_irqs_ = 0;
+  sim::Picos l1_timer_expires_ = sim::kNever;
   NestedStats stats_;
 };
 
