@@ -59,6 +59,7 @@ class ClockGettimeLoop : public Workload {
     if (!done_) return;
     m["clock_gettime.cycles"] = cycles_;
     m["clock_gettime.syscalls"] = static_cast<double>(syscalls_);
+    m["clock_gettime.stable"] = p_.clocksource.page && !p_.clocksource.page->tsc_stable ? 0 : 1;
     if (!batches_.empty()) {
       std::vector<double> sorted = batches_;
       std::sort(sorted.begin(), sorted.end());
