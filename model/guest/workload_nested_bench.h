@@ -31,12 +31,12 @@ std::unique_ptr<Workload> make_clock_gettime_workload(const ClockGettimeParams& 
 struct KbuildParams {
   double work_ms = 20;            // CPU work per vCPU (guest computation), simulated ms
   double page_fault_hz = 20000;   // in-guest page faults per second of work
-  double ept_violation_hz = 2000; // accesses to guest memory the EPT does not map yet
+  double ept_violation_hz = 200; // accesses to guest memory the EPT does not map yet
   double ept_l1_share = 0.5;      // of those, the share also absent from L1's EPT12 (at L2)
-  double io_hz = 2000;            // virtio notifications (ioeventfd MMIO writes)
+  double io_hz = 100;            // virtio notifications (ioeventfd MMIO writes)
   double timer_hz = 1000;         // timer interrupts (the tick: CONFIG_HZ=1000 in Fedora)
-  double timer_rearm_hz = 3000;   // TSC-deadline reprogrammings (hrtimers) per second
-  double ipi_hz = 1000;           // IPIs sent (reschedule / call-function)
+  double timer_rearm_hz = 1000;   // TSC-deadline reprogrammings (hrtimers) per second
+  double ipi_hz = 500;           // IPIs sent (reschedule / call-function)
   uint64_t seed = 1;
 };
 std::unique_ptr<Workload> make_kbuild_workload(const KbuildParams& p);

@@ -151,12 +151,12 @@ sim::Schema build() {
   s.add(P("clock_gettime.batch", I, "1000", "clock_gettime: calls per time-series sample (clock_gettime_batches.csv)", "workload", 1, 1e9));
   s.add(P("kbuild.work_ms", D, "20", "kbuild: guest computation per vCPU, simulated ms", "workload", 0.01, 1e7));
   s.add(P("kbuild.page_fault_hz", D, "20000", "kbuild: in-guest page faults per second of work (no exit)", "workload", 0, 1e8));
-  s.add(P("kbuild.ept_violation_hz", D, "2000", "kbuild: first touches of guest memory the EPT does not map, per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.ept_violation_hz", D, "200", "kbuild: first touches of guest memory the EPT does not map, per second of work", "workload", 0, 1e8));
   s.add(P("kbuild.ept_l1_share", D, "0.5", "kbuild: at L2, the share of EPT violations also absent from L1's EPT12 (reflected to L1)", "workload", 0, 1));
-  s.add(P("kbuild.io_hz", D, "2000", "kbuild: virtio notifications (ioeventfd MMIO writes) per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.io_hz", D, "100", "kbuild: virtio notifications (ioeventfd MMIO writes) per second of work", "workload", 0, 1e8));
   s.add(P("kbuild.timer_hz", D, "1000", "kbuild: timer interrupts per second (the tick, TSC-deadline mode)", "workload", 0, 1e6));
-  s.add(P("kbuild.timer_rearm_hz", D, "3000", "kbuild: extra TSC-deadline writes (hrtimer reprogramming) per second of work", "workload", 0, 1e8));
-  s.add(P("kbuild.ipi_hz", D, "1000", "kbuild: IPIs sent per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.timer_rearm_hz", D, "1000", "kbuild: extra TSC-deadline writes (hrtimer reprogramming) per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.ipi_hz", D, "500", "kbuild: IPIs sent per second of work", "workload", 0, 1e8));
   // Platform cost overrides
   s.add(P("cost.*", D, "", "override one cost-table entry of the platform, e.g. cost.vmx.vmexit: 500", "costs", 0, 1e12));
   return s;
