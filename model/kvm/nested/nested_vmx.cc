@@ -1,5 +1,7 @@
 #include "kvm/nested/nested_vmx.h"
 
+#include <string>
+
 #include "hw/apic_regs.h"
 #include "hw/lapic_timer.h"
 #include "hw/vmx.h"
@@ -261,6 +263,8 @@ void NestedVmx::sync_l1_to_vmcs12(VmxCpu& c) {
     if (is_exit_info_field(f) || l1.read(f) == vmcs12_.read(f)) continue;
     if (p_.access == Vmcs12Access::Enlightened && evmcs_group(f) >= 0) continue;
     ++stats_.unseen_vmcs12_writes;
+    c.report_violation("nested_unseen_vmcs12_writes",
+                       "L1 changed " + std::string(vmcs_field_name(f)) + " without a VMWRITE L0 saw");
     vmcs12_.write(f, l1.read(f));
   }
   vmcs12_.msr_bitmap = l1.msr_bitmap;
@@ -293,7 +297,11 @@ void NestedVmx::nested_vmx_run(VmxCpu& c, bool launch) {
     sync_l1_to_vmcs12(c);
   }
   c.charge(k.nested_consistency_checks);
-  if (const int f = consistency_check_failures(); f > 0) stats_.entry_failures += static_cast<uint64_t>(f);
+  if (const int f = consistency_check_failures(); f > 0) {
+    stats_.entry_failures += static_cast<uint64_t>(f);
+    c.report_violation("nested_entry_failures", std::to_string(f) + " vmcs12 control(s) fail L0's VM-entry checks" +
+                                                    (p_.access == Vmcs12Access::Enlightened ? " (eVMCSv1 limits)" : ""));
+  }
   const bool rare = dirty_vmcs12_;
   prepare_vmcs02(c, rare);
   dirty_vmcs12_ = false;
