@@ -19,6 +19,7 @@ SCENARIO = os.path.join(ROOT, "scenarios", "nested_microbench.yaml")
 PHASES = ["l2_exit_hw", "l0_reflect", "emulated_vmexit", "l1_handler", "vmcs_traps", "l1_vmresume", "l0_entry_to_l2"]
 
 CPUID = [  # (label, --set overrides, seed target)
+    ("bare metal", ["nested.level=0"], 180),
     ("L1", ["nested.level=1"], 1350),
     ("L2", [], 20700),
     ("L2 + eVMCS", ["nested.evmcs=true"], 8900),
@@ -26,6 +27,7 @@ CPUID = [  # (label, --set overrides, seed target)
     ("L2 on KVM (shadow)", ["nested.l0=kvm", "nested.shadow_vmcs=true"], None),
 ]
 CLOCK = [
+    ("bare metal (TSC)", ["nested.level=0"], 55),
     ("L1 (TSC page)", ["nested.level=1"], 70),
     ("L2 unstable kvm-clock", [], 1500),
     ("L2 stable (TSC page counted)", ["nested.stable_clock=true"], 80),

@@ -20,9 +20,6 @@ std::unique_ptr<NestedSetup> make_nested(const sim::Config& cfg, System& sys) {
   const bool shadow = cfg.get_bool("nested.shadow_vmcs");
   const bool stable = cfg.get_bool("nested.stable_clock");
   const double migrate_ms = cfg.get_double("nested.migrate_at_ms");
-  if (n->level == 0)
-    throw sim::ConfigError(cfg.source(), 0, "nested.level",
-                           "1 or 2 (0, bare metal, runs through vm.bare_metal, which this build does not have yet)", "0");
   if (evmcs && !hyperv)
     throw sim::ConfigError(cfg.source(), 0, "nested.evmcs", "nested.l0=hyperv (KVM as L1 uses the enlightened VMCS only on Hyper-V)",
                            "true with nested.l0=kvm");
@@ -39,6 +36,11 @@ std::unique_ptr<NestedSetup> make_nested(const sim::Config& cfg, System& sys) {
   // The guest's clocksource. Level 1: kvm-clock from KVM on a TSC host, or Hyper-V's TSC
   // page. Level 2: kvm-clock from L1's KVM, stable only if L1's own clocksource counts as
   // TSC-based (on Hyper-V: the TSC page, only with the seed's patches).
+  if (n->level == 0) {  // bare metal (vm.bare_metal): the vDSO reads the TSC itself
+    n->clocksource.kind = guest::ClocksourceKind::Tsc;
+    n->clocksource.page = nullptr;
+    return n;
+  }
   if (n->level == 1) {
     n->clocksource.kind = hyperv ? guest::ClocksourceKind::HypervTscPage : guest::ClocksourceKind::KvmClock;
     n->clock_page.tsc_stable = true;

@@ -139,7 +139,7 @@ sim::Schema build() {
   s.add(P("iperf.clock_ppm", D, "50", "the NIC oscillator's offset from the CPU clock (its moderation timer drifts through the timer grid)", "workload", -1000, 1000));
   s.add(P("iperf.delivery", E, "auto", "how the VF's interrupt reaches the guest: forwarded (host handler + virtual IRQ), posted (VT-d posted interrupts), direct (DirectIRQ, the guest's vector), host (bare metal); auto: by mode", "workload", {}, {}, {"auto", "forwarded", "posted", "direct", "host"}));
   // Nested virtualization and L2 clocksources (issue 7; seed 004)
-  s.add(P("nested.level", I, "1", "where the workload runs: 1 a guest of KVM (L1), 2 a nested guest (L2) of a KVM L1 hypervisor running in VM 0 (0, bare metal, comes with vm.bare_metal)", "nested", 0, 2));
+  s.add(P("nested.level", I, "1", "where the workload runs: 0 bare metal (as vm.bare_metal), 1 a guest of KVM (L1), 2 a nested guest (L2) of a KVM L1 hypervisor running in VM 0", "nested", 0, 2));
   s.add(P("nested.l0", E, "kvm", "the L0 hypervisor: kvm, or hyperv (Hyper-V-like: offers the enlightened VMCS, the TSC page and re-enlightenment)", "nested", {}, {}, {"kvm", "hyperv"}));
   s.add(P("nested.evmcs", B, "false", "L1 keeps vmcs12 in a Hyper-V enlightened VMCS (plain memory, clean-field groups; eVMCSv1 limits L1's controls); needs nested.l0=hyperv", "nested"));
   s.add(P("nested.shadow_vmcs", B, "true", "L0 uses VMCS shadowing for L1's VMREAD/VMWRITE of the shadowed fields (others trap); false: every one traps", "nested"));
