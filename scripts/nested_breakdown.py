@@ -58,8 +58,9 @@ def main():
         m = run(a.kvmsim, sets + ["workload.kind=cpuid_loop"], a.iterations)
         c = m["cpuid_loop.cycles"]
         dev = f"{100 * (c - target) / target:+.0f}%" if target else ""
-        print(f"{label:28} {c:8.0f} {target or '':>8} {dev:>6} {m.get('nested.l0_exits_per_l2_exit', 1):17.2f} "
-              f"{m.get('nested.vmread_vmwrite_traps_per_l2_exit', 0):29.2f} {m.get('nested.vmcs02_rare_syncs', 0):10.0f}")
+        fmt = lambda k, w, p: f"{m[k]:{w}.{p}f}" if k in m else f"{'-':>{w}}"  # absent without L2
+        print(f"{label:28} {c:8.0f} {target or '':>8} {dev:>6} {fmt('nested.l0_exits_per_l2_exit', 17, 2)} "
+              f"{fmt('nested.vmread_vmwrite_traps_per_l2_exit', 29, 2)} {fmt('nested.vmcs02_rare_syncs', 10, 0)}")
         if "nested.phase.total_cycles" in m:
             bars.append((label, [m[f"nested.phase.{p}_cycles"] for p in PHASES]))
     print()
