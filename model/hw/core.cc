@@ -687,6 +687,16 @@ bool Core::execute(GuestOp& op) {
       charge(1);
       retire();
       return true;
+    case OpKind::EptFault:
+      // An access through the EPT (SDM 28.3.3): a missing entry is an EPT violation.
+      if (op.d & 2) {
+        charge(1);
+        retire();
+        return true;
+      }
+      vmcs_->write(VmcsField::GUEST_PHYSICAL_ADDRESS, op.a);
+      vmexit(EXIT_REASON_EPT_VIOLATION, 0x181);  // data read, guest-linear address valid
+      return false;
     case OpKind::PiPost: {
       // Locked RMWs on another vCPU's descriptor line: one line transfer from its CPU.
       PiDesc* pi = op.pi;

@@ -38,6 +38,9 @@ enum class OpKind : uint8_t {
   Nop,
   PiPost,      // NoExit PV IPI: atomically set PIR[a] and ON in another vCPU's descriptor `pi`;
                // result: NV | NDST << 8 | SN << 40 | (ON was clear) << 41
+  EptFault,    // a: guest-physical address of a first touch; d bit 0: absent from the EPT of
+               // the hypervisor running this guest, bit 1: present in the EPT the CPU walks
+               // (KVM/L0 sets them when it installs the entry: the access then retries)
 };
 
 struct GuestOp {

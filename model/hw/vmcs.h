@@ -67,7 +67,48 @@ class IcrMonitor {
   X(GUEST_RFLAGS, 0x6820)                                     \
   X(HOST_CR3, 0x6C02)                                         \
   X(HOST_RSP, 0x6C14)                                         \
-  X(HOST_RIP, 0x6C16)
+  X(HOST_RIP, 0x6C16)                                         \
+  /* Fields nested VMX needs (vmcs12 and the shadow lists); appended, issue 7. */ \
+  X(GUEST_ES_SELECTOR, 0x0800)                                \
+  X(GUEST_CS_SELECTOR, 0x0802)                                \
+  X(GUEST_PML_INDEX, 0x0812)                                  \
+  X(HOST_FS_SELECTOR, 0x0C08)                                 \
+  X(HOST_GS_SELECTOR, 0x0C0A)                                 \
+  X(IO_BITMAP_A, 0x2000)                                      \
+  X(IO_BITMAP_B, 0x2002)                                      \
+  X(MSR_BITMAP, 0x2004)                                       \
+  X(VMREAD_BITMAP, 0x2026)                                    \
+  X(VMWRITE_BITMAP, 0x2028)                                   \
+  X(VMCS_LINK_POINTER, 0x2800)                                \
+  X(GUEST_IA32_PAT, 0x2804)                                   \
+  X(GUEST_IA32_EFER, 0x2806)                                  \
+  X(HOST_IA32_PAT, 0x2C00)                                    \
+  X(HOST_IA32_EFER, 0x2C02)                                   \
+  X(PAGE_FAULT_ERROR_CODE_MASK, 0x4006)                       \
+  X(CR3_TARGET_COUNT, 0x400A)                                 \
+  X(VM_EXIT_MSR_STORE_COUNT, 0x400E)                          \
+  X(VM_ENTRY_MSR_LOAD_COUNT, 0x4014)                          \
+  X(VM_ENTRY_EXCEPTION_ERROR_CODE, 0x4018)                    \
+  X(VM_ENTRY_INSTRUCTION_LEN, 0x401A)                         \
+  X(VM_EXIT_INTR_ERROR_CODE, 0x4406)                          \
+  X(IDT_VECTORING_INFO_FIELD, 0x4408)                         \
+  X(IDT_VECTORING_ERROR_CODE, 0x440A)                         \
+  X(VMX_INSTRUCTION_INFO, 0x440E)                             \
+  X(GUEST_CS_LIMIT, 0x4802)                                   \
+  X(GUEST_CS_AR_BYTES, 0x4816)                                \
+  X(GUEST_SS_AR_BYTES, 0x4818)                                \
+  X(CR0_GUEST_HOST_MASK, 0x6000)                              \
+  X(CR4_GUEST_HOST_MASK, 0x6002)                              \
+  X(CR0_READ_SHADOW, 0x6004)                                  \
+  X(CR4_READ_SHADOW, 0x6006)                                  \
+  X(GUEST_CS_BASE, 0x6808)                                    \
+  X(GUEST_GDTR_BASE, 0x6816)                                  \
+  X(GUEST_IDTR_BASE, 0x6818)                                  \
+  X(GUEST_SYSENTER_ESP, 0x6824)                               \
+  X(HOST_CR0, 0x6C00)                                         \
+  X(HOST_CR4, 0x6C04)                                         \
+  X(HOST_FS_BASE, 0x6C06)                                     \
+  X(HOST_GS_BASE, 0x6C08)
 
 enum class VmcsField : uint8_t {
 #define KVMSIM_X(name, enc) name,
@@ -91,6 +132,8 @@ class MsrBitmap {
   bool read_exits(uint32_t msr) const { return exits(msr, 0x000); }
   bool write_exits(uint32_t msr) const { return exits(msr, 0x800); }
   void intercept(uint32_t msr, bool read, bool write) { set(msr, 0x000, read); set(msr, 0x800, write); }
+  // Nested VMX: an access exits if either bitmap intercepts it (vmcs01's and vmcs12's).
+  void merge_intercepts(const MsrBitmap& a, const MsrBitmap& b) { bits_ = a.bits_ | b.bits_; }
 
  private:
   static int bit_index(uint32_t msr, int base) {

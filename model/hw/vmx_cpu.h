@@ -26,6 +26,19 @@ struct ExitInfo {
   sim::Picos start = 0;      // when the exit began (the kvm_exit timestamp)
 };
 
+class VmxCpu;
+
+// Nested VMX (issue 7): an L1 hypervisor's VMX is virtual, so its VMCS accesses are
+// operations L0 decides (trap, shadow VMCS, or enlightened VMCS). Null on a physical CPU.
+class VmcsAccessHook {
+ public:
+  virtual ~VmcsAccessHook() = default;
+  virtual uint64_t vmread(VmxCpu& cpu, const Vmcs& v, VmcsField f) = 0;
+  virtual void vmwrite(VmxCpu& cpu, Vmcs& v, VmcsField f, uint64_t value) = 0;
+  // An access KVM makes on a fixed path, whose hardware cost the path's cost already holds.
+  virtual void path_access(VmxCpu& cpu, const Vmcs& v, VmcsField f, bool write) = 0;
+};
+
 class VmxCpu {
  public:
   virtual ~VmxCpu() = default;
@@ -58,14 +71,30 @@ class VmxCpu {
   // Physical ICR write from root mode (x2APIC).
   virtual void send_ipi(const Icr& icr) = 0;
   // VMREAD/VMWRITE by software beyond the fixed paths: charged at the table's cost.
-  void vmwrite(Vmcs& v, VmcsField f, uint64_t value) { charge(costs().vmx_vmwrite); v.write(f, value); }
+  void vmwrite(Vmcs& v, VmcsField f, uint64_t value) {
+    if (vmcs_hook) [[unlikely]] return vmcs_hook->vmwrite(*this, v, f, value);
+    charge(costs().vmx_vmwrite);
+    v.write(f, value);
+  }
+  uint64_t vmread(const Vmcs& v, VmcsField f) {
+    if (vmcs_hook) [[unlikely]] return vmcs_hook->vmread(*this, v, f);
+    charge(costs().vmx_vmread);
+    return v.read(f);
+  }
+  // A VMREAD/VMWRITE on a fixed KVM path (costed in the path): nothing on hardware.
+  void vmcs_path_read(const Vmcs& v, VmcsField f) {
+    if (vmcs_hook) [[unlikely]] vmcs_hook->path_access(*this, v, f, false);
+  }
+  void vmcs_path_write(const Vmcs& v, VmcsField f) {
+    if (vmcs_hook) [[unlikely]] vmcs_hook->path_access(*this, v, f, true);
+  }
+  VmcsAccessHook* vmcs_hook = nullptr;
   // The physical LAPIC timer, for KVM modes that hand it to the guest (issue 3: timer
   // passthrough, DirectIRQ's direct LAPIC timer). The defaults are a CPU without one (fakes).
   virtual sim::Picos lapic_timer_deadline() const { return sim::kNever; }
   virtual void set_lapic_timer_deadline(sim::Picos) {}
   virtual void set_lapic_lvtt(uint32_t) {}
   virtual void lapic_eoi() {}
-  uint64_t vmread(const Vmcs& v, VmcsField f) { charge(costs().vmx_vmread); return v.read(f); }
 
   // Invariant checking. Checkers count violations themselves and report them here; the
   // run keeps the first of each invariant with this CPU's recent events (null in unit

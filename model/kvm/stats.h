@@ -36,6 +36,7 @@ struct VcpuStats {
   uint64_t posted_interrupts = 0;  // interrupts posted to this vCPU's descriptor
   uint64_t hypercalls = 0;
   uint64_t ple_window_updates = 0;
+  uint64_t ept_violations = 0;  // handle_ept_violation (EPT entries installed)
   uint64_t hv_timer_armed = 0, sw_timer_armed = 0;
   uint64_t timer_fired = 0;
   uint64_t preemption_reported = 0;

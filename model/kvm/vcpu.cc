@@ -7,6 +7,7 @@
 #include "hw/vmx.h"
 #include "kvm/kvm.h"
 #include "kvm/on_spin.h"
+#include "kvm/nested/nested_vmx.h"
 #include "kvm/ple.h"
 #include "kvm/rt_timer.h"
 
@@ -40,6 +41,7 @@ const std::array<Vcpu::Handler, kNumExitReasons> Vcpu::kExitHandlers = [] {
   t[EXIT_REASON_APIC_ACCESS] = &Vcpu::handle_apic_access;
   t[EXIT_REASON_EOI_INDUCED] = &Vcpu::handle_eoi_induced;
   t[EXIT_REASON_EPT_MISCONFIG] = &Vcpu::handle_ept_misconfig;
+  t[EXIT_REASON_EPT_VIOLATION] = &Vcpu::handle_ept_violation;
   t[EXIT_REASON_PREEMPTION_TIMER] = &Vcpu::handle_preemption_timer;
   t[EXIT_REASON_APIC_WRITE] = &Vcpu::handle_apic_write;
   return t;
@@ -94,8 +96,10 @@ void Vcpu::update_apic_mode_controls() {
   lapic.regs.set_x2apic_mode(x2apic);
   if (guest) guest->regs.x2apic = x2apic;
   const bool apicv = apicv_active();
+  const uint64_t secondary = vmcs.read(VmcsField::SECONDARY_VM_EXEC_CONTROL);
   vmcs.set_bits(VmcsField::SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE, x2apic);
   vmcs.set_bits(VmcsField::SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES, !x2apic);
+  if (vmcs.read(VmcsField::SECONDARY_VM_EXEC_CONTROL) != secondary) apic_mode_vmwrites_ = true;
   for (uint32_t msr = X2APIC_MSR_BASE; msr <= X2APIC_MSR_LAST; ++msr) msr_bitmap.intercept(msr, true, true);
   if (!x2apic) return;
   if (apicv) {
@@ -257,7 +261,14 @@ void Vcpu::sync_pir_to_irr(VmxCpu& c) {
     const uint64_t st = vmcs.read(VmcsField::GUEST_INTR_STATUS);
     const uint64_t rvi = std::max<uint64_t>(st & 0xFF, static_cast<uint64_t>(highest));
     vmcs.write(VmcsField::GUEST_INTR_STATUS, (st & ~0xFFull) | rvi);
+    c.vmcs_path_write(vmcs, VmcsField::GUEST_INTR_STATUS);
   }
+}
+
+void Vcpu::set_ctl_bits(VmxCpu& c, VmcsField f, uint64_t bits, bool on) {
+  const uint64_t old = vmcs.read(f);
+  vmcs.set_bits(f, bits, on);
+  if (vmcs.read(f) != old) c.vmcs_path_write(vmcs, f);
 }
 
 // kvm_check_and_inject_events without APICv: inject when the guest can take it, else ask
@@ -271,6 +282,7 @@ void Vcpu::inject_pending_events(VmxCpu& c) {
       c.charge(c.costs().kvm_inject_irq);
       lapic.regs.start_service(static_cast<uint8_t>(v));
       vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID_MASK | INTR_TYPE_EXT_INTR | static_cast<uint32_t>(v));
+      c.vmcs_path_write(vmcs, VmcsField::VM_ENTRY_INTR_INFO_FIELD);
       ++stat.irq_injections;
       if (kvm.tracer) [[unlikely]]
         kvm.tracer->kvm_inj_virq(c.now(), c.cpu(), kvm.trace_pid_base + static_cast<uint32_t>(vcpu_id), vcpu_id, static_cast<uint8_t>(v));
@@ -278,7 +290,7 @@ void Vcpu::inject_pending_events(VmxCpu& c) {
       want_window = true;
     }
   }
-  vmcs.set_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING, want_window);
+  set_ctl_bits(c, VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING, want_window);
 }
 
 // ---- Entry --------------------------------------------------------------------------------
@@ -303,9 +315,13 @@ void Vcpu::enter_guest(VmxCpu& c) {
   const int64_t hv = lapic.hv_timer_value(c);
   if (hv >= 0) {
     c.vmwrite(vmcs, VmcsField::VMX_PREEMPTION_TIMER_VALUE, static_cast<uint64_t>(hv));
-    vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER, true);
+    set_ctl_bits(c, VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER, true);
   } else {
-    vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER, false);
+    set_ctl_bits(c, VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_VMX_PREEMPTION_TIMER, false);
+  }
+  if (apic_mode_vmwrites_) {
+    apic_mode_vmwrites_ = false;
+    c.vmcs_path_write(vmcs, VmcsField::SECONDARY_VM_EXEC_CONTROL);
   }
   if (ple_window_dirty) {
     ple_window_dirty = false;
@@ -325,6 +341,10 @@ void Vcpu::enter_guest(VmxCpu& c) {
     vmentry_fault_ = true;
     vmcs.set_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, PIN_BASED_NMI_EXITING, false);
   }
+  if (rip_dirty_) {  // vmx_vcpu_run writes back a dirty RIP
+    rip_dirty_ = false;
+    c.vmcs_path_write(vmcs, VmcsField::GUEST_RIP);
+  }
   mode = VcpuMode::IN_GUEST_MODE;
   if (kvm.tracer) [[unlikely]]
     kvm.tracer->kvm_entry(c.now(), c.cpu(), kvm.trace_pid_base + static_cast<uint32_t>(vcpu_id), vcpu_id);
@@ -333,6 +353,10 @@ void Vcpu::enter_guest(VmxCpu& c) {
     stat.exit_time_ns[last_exit_reason_].add(sim::to_ns(c.now() - last_exit_start_));
   }
   if (rt) rt->before_vmenter(c);
+  if (nested && nested->wants_l2_entry()) [[unlikely]] {  // VMRESUME of vmcs02 (or L1's first VMLAUNCH)
+    nested->enter_l2(c);
+    return;
+  }
   c.vmenter(vmcs, *guest);
 }
 
@@ -361,6 +385,13 @@ ExitCause Vcpu::exit_cause(const ExitInfo& e) {
 
 void Vcpu::skip(VmxCpu& c) {
   c.charge(c.costs().kvm_skip_instruction);
+  // kvm_skip_emulated_instruction: RFLAGS (single-step check), RIP + instruction length,
+  // and the interrupt shadow; RIP is written back at the next entry.
+  c.vmcs_path_read(vmcs, VmcsField::GUEST_RFLAGS);
+  c.vmcs_path_read(vmcs, VmcsField::GUEST_RIP);
+  c.vmcs_path_read(vmcs, VmcsField::VM_EXIT_INSTRUCTION_LEN);
+  c.vmcs_path_read(vmcs, VmcsField::GUEST_INTERRUPTIBILITY_INFO);
+  rip_dirty_ = true;
   c.skip_instruction();
 }
 
@@ -379,12 +410,18 @@ void Vcpu::check_vmcs_tsc(VmxCpu& c) {
 }
 
 ExitResult Vcpu::handle_exit(VmxCpu& c, const ExitInfo& e) {
+  if (nested && nested->guest_mode()) [[unlikely]] return nested->handle_l2_exit(c, e);  // an L2 exit
   if (mode == VcpuMode::OUTSIDE_GUEST_MODE) {  // an exit without an entry
     ++stat.illegal_transitions;
     c.report_violation("illegal_transitions", "vcpu " + std::to_string(vcpu_id) + " exits without having entered");
   }
   mode = VcpuMode::OUTSIDE_GUEST_MODE;
   c.charge(c.costs().kvm_exit_path);
+  // vmx_vcpu_run after the exit: the exit reason, the IDT-vectoring information and (as the
+  // 4.15-era vmx_handle_external_intr did after every exit) the exit interruption information.
+  c.vmcs_path_read(vmcs, VmcsField::VM_EXIT_REASON);
+  c.vmcs_path_read(vmcs, VmcsField::IDT_VECTORING_INFO_FIELD);
+  c.vmcs_path_read(vmcs, VmcsField::VM_EXIT_INTR_INFO);
   ++stat.exits;
   if (e.reason >= kNumExitReasons) {  // not an SDM basic exit reason the model knows
     ++stat.exits_unknown_reason;
@@ -522,6 +559,7 @@ ExitResult Vcpu::handle_msr_write(VmxCpu& c, const ExitInfo& e) {
 }
 
 ExitResult Vcpu::handle_io(VmxCpu& c, const ExitInfo& e) {
+  c.vmcs_path_read(vmcs, VmcsField::EXIT_QUALIFICATION);
   const uint32_t port = static_cast<uint32_t>(e.qualification >> 16);
   const bool in = e.qualification & IO_QUAL_IN;
   if (kvm.is_kernel_io_port(port)) {
@@ -539,6 +577,7 @@ ExitResult Vcpu::handle_io(VmxCpu& c, const ExitInfo& e) {
 // MMIO: KVM makes device pages' EPT entries misconfigured. A write to an ioeventfd (e.g. a
 // virtio notify) completes in the kernel; everything else is KVM_EXIT_MMIO to the VMM.
 ExitResult Vcpu::handle_ept_misconfig(VmxCpu& c, const ExitInfo& e) {
+  c.vmcs_path_read(vmcs, VmcsField::GUEST_PHYSICAL_ADDRESS);
   if (e.op->kind == OpKind::MmioWrite && e.op->d == 1) {
     c.charge(c.costs().kvm_handle_mmio_kernel);
   } else {
@@ -551,9 +590,26 @@ ExitResult Vcpu::handle_ept_misconfig(VmxCpu& c, const ExitInfo& e) {
   return ExitResult::Reenter;
 }
 
+// handle_ept_violation -> kvm_mmu_page_fault: the missing EPT entry is installed and the
+// access retries (fault-like: no skip). The model's EPT state is the access's own bits
+// (hw/guest_op.h EptFault): this hypervisor's EPT now maps it; on a physical CPU that EPT
+// is the one the CPU walks, for an L1 hypervisor L0 shadows it (EPT02).
+ExitResult Vcpu::handle_ept_violation(VmxCpu& c, const ExitInfo& e) {
+  c.charge(c.costs().kvm_handle_ept_violation);
+  c.vmcs_path_read(vmcs, VmcsField::EXIT_QUALIFICATION);
+  c.vmcs_path_read(vmcs, VmcsField::GUEST_PHYSICAL_ADDRESS);
+  ++stat.ept_violations;
+  if (e.op) {
+    e.op->d &= ~1ull;
+    if (!c.vmcs_hook) e.op->d |= 2;
+  }
+  return ExitResult::Reenter;
+}
+
 ExitResult Vcpu::handle_external_interrupt(VmxCpu& c, const ExitInfo& e) {
   // handle_external_interrupt_irqoff: run the host's handler for the acknowledged vector.
   c.charge(c.costs().kvm_handle_external_interrupt);
+  c.vmcs_path_read(vmcs, VmcsField::VM_EXIT_INTR_INFO);
   l1tf_flush_l1d = true;
   host->handle_host_irq(c, static_cast<uint8_t>(e.intr_info & 0xFF));
   return ExitResult::Reenter;
@@ -567,7 +623,7 @@ ExitResult Vcpu::handle_preemption_timer(VmxCpu& c, const ExitInfo&) {
 
 ExitResult Vcpu::handle_interrupt_window(VmxCpu& c, const ExitInfo&) {
   c.charge(c.costs().kvm_handle_interrupt_window);
-  vmcs.set_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING, false);
+  set_ctl_bits(c, VmcsField::CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_INTR_WINDOW_EXITING, false);
   requests |= KVM_REQ_EVENT;
   return ExitResult::Reenter;
 }
@@ -591,12 +647,14 @@ ExitResult Vcpu::handle_pause(VmxCpu& c, const ExitInfo&) {
 
 ExitResult Vcpu::handle_apic_write(VmxCpu& c, const ExitInfo& e) {
   c.charge(c.costs().kvm_handle_apic_write);
+  c.vmcs_path_read(vmcs, VmcsField::EXIT_QUALIFICATION);
   lapic.apic_write_nodecode(c, static_cast<uint32_t>(e.qualification & 0xFF0));
   return ExitResult::Reenter;
 }
 
 ExitResult Vcpu::handle_apic_access(VmxCpu& c, const ExitInfo& e) {
   c.charge(c.costs().kvm_handle_apic_access);  // instruction emulation
+  c.vmcs_path_read(vmcs, VmcsField::EXIT_QUALIFICATION);
   const uint32_t offset = static_cast<uint32_t>(e.qualification & 0xFF0);
   if (e.op->kind == OpKind::MmioWrite) lapic.mmio_write(c, offset, static_cast<uint32_t>(e.op->c));
   else guest->regs.result = lapic.mmio_read(c, offset);
@@ -611,6 +669,7 @@ ExitResult Vcpu::handle_eoi_induced(VmxCpu& c, const ExitInfo&) {
 
 ExitResult Vcpu::handle_cr(VmxCpu& c, const ExitInfo& e) {
   c.charge(c.costs().kvm_handle_cr);
+  c.vmcs_path_read(vmcs, VmcsField::EXIT_QUALIFICATION);
   if ((e.qualification & 0xF) == 8) {
     if (((e.qualification >> 4) & 3) == 0) lapic.regs.set_tpr(static_cast<uint8_t>((e.op->a & 0xF) << 4));
     else guest->regs.result = lapic.regs.tpr() >> 4;

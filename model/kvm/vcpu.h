@@ -20,6 +20,10 @@ namespace kvm {
 
 class Kvm;
 class RtTimer;
+namespace nested {
+class NestedVmx;
+class VirtualVmx;
+}
 
 enum class VcpuMode : uint8_t { OUTSIDE_GUEST_MODE, IN_GUEST_MODE, EXITING_GUEST_MODE };
 enum class MpState : uint8_t { RUNNABLE, HALTED };
@@ -76,6 +80,9 @@ class Vcpu {
   bool spin_loop_until_load = false; // yielded from on_spin: still "in the spin loop" until it runs
   bool pv_unhalted = false;          // KVM_HC_KICK_CPU arrived
   uint64_t ipi_received = 0;
+  // L0's nested-VMX state (struct nested_vmx) when this vCPU runs an L1 hypervisor that
+  // runs L2 (issue 7); null otherwise.
+  nested::NestedVmx* nested = nullptr;
 
   bool apicv_active() const;
   // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
@@ -108,6 +115,7 @@ class Vcpu {
   sim::Picos guest_tsc_to_time(const hw::VmxCpu& cpu, uint64_t guest_tsc) const;
 
  private:
+  friend class nested::NestedVmx;  // L0's nested code runs L0's handlers on L2 exits
   bool handle_fastpath(hw::VmxCpu& cpu, const hw::ExitInfo& exit);
   static ExitCause exit_cause(const hw::ExitInfo& e);
   ExitResult handle_cpuid(hw::VmxCpu& cpu, const hw::ExitInfo& e);
@@ -117,6 +125,7 @@ class Vcpu {
   ExitResult handle_msr_write(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_io(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_ept_misconfig(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_ept_violation(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_external_interrupt(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_preemption_timer(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_interrupt_window(hw::VmxCpu& cpu, const hw::ExitInfo& e);
@@ -134,6 +143,8 @@ class Vcpu {
   void inject_pending_events(hw::VmxCpu& cpu);
   void skip(hw::VmxCpu& cpu);
   void note_ple_window(hw::VmxCpu& cpu, uint32_t old);
+  // A control-field update KVM makes only when the value changes (its controls cache).
+  void set_ctl_bits(hw::VmxCpu& cpu, hw::VmcsField f, uint64_t bits, bool on);
 
   using Handler = ExitResult (Vcpu::*)(hw::VmxCpu&, const hw::ExitInfo&);
   static const std::array<Handler, hw::kNumExitReasons> kExitHandlers;
@@ -142,6 +153,8 @@ class Vcpu {
   uint16_t last_exit_reason_ = 0;
   bool exit_open_ = false;       // an exit awaits its kvm_entry
   bool vmentry_fault_ = false;   // fault.inject=vmentry_check: restore NMI exiting next entry
+  bool rip_dirty_ = false;       // GUEST_RIP to be written back at the next entry
+  bool apic_mode_vmwrites_ = false;  // APIC-mode controls changed: written at the next entry
   uint64_t apic_base_;
   uint64_t tsc_adjust_ = 0;
 };

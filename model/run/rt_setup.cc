@@ -44,7 +44,7 @@ RtConfig resolve_rt(const sim::Config& cfg, const hw::Platform& p, const std::ve
     const std::string& s = cfg.get_string(key);
     return s == "auto" ? mode_default : s == "true";
   };
-  r.bare_metal = cfg.get_bool("vm.bare_metal") || m == "bare";
+  r.bare_metal = cfg.get_bool("vm.bare_metal") || m == "bare" || cfg.get_int("nested.level") == 0;  // issue 7: level 0
   r.direct_irq = tri("kvm.direct_irq", m == "kvm_directirq");
   r.hlt_in_guest = tri("kvm.hlt_in_guest", m == "kvm_directirq" || m == "kvm_exitless_timer");
   r.pi_inject_timer = tri("kvm.pi_inject_timer", m == "kvm_exitless_timer");

@@ -12,6 +12,7 @@
 
 #include "hw/vmx.h"
 #include "run/overcommit_report.h"
+#include "run/nested_system.h"
 #include "run/perf_kvm_stat.h"
 #include "run/rt_setup.h"
 #include "run/schema.h"
@@ -60,6 +61,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
     if (sys.vms.size() > 1)
       for (const auto& [k, v] : wm) m[prefix + "." + k] = v;
   }
+  sys.nested->report(m);  // nested.* and L2's invariants (issue 7)
 
   // Exits: by reason over every VM, per vCPU for the CSV, and perf kvm stat rows.
   std::array<sim::Summary, hw::kNumExitReasons> by_reason_time{};

@@ -27,7 +27,7 @@ ParamSpec P(const char* key, ParamType t, const char* def, const char* doc, cons
 sim::Schema build() {
   sim::Schema s;
   // Every guest workload (workload.kind and each entry of vm.workloads).
-  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "spinlock", "ipi_wait", "ple_mix", "idle", "cyclictest"};
+  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "spinlock", "ipi_wait", "ple_mix", "cyclictest", "cpuid_loop", "clock_gettime", "kbuild", "idle"};
   const auto B = ParamType::Bool;
   const auto I = ParamType::Int;
   const auto D = ParamType::Double;
@@ -141,6 +141,25 @@ sim::Schema build() {
   s.add(P("iperf.itr_us", D, "50", "the VF's interrupt throttle interval (ixgbevf's 20K ITR)", "workload", 1, 1e6));
   s.add(P("iperf.clock_ppm", D, "50", "the NIC oscillator's offset from the CPU clock (its moderation timer drifts through the timer grid)", "workload", -1000, 1000));
   s.add(P("iperf.delivery", E, "auto", "how the VF's interrupt reaches the guest: forwarded (host handler + virtual IRQ), posted (VT-d posted interrupts), direct (DirectIRQ, the guest's vector), host (bare metal); auto: by mode", "workload", {}, {}, {"auto", "forwarded", "posted", "direct", "host"}));
+  // Nested virtualization and L2 clocksources (issue 7; seed 004)
+  s.add(P("nested.level", I, "1", "where the workload runs: 0 bare metal (as vm.bare_metal), 1 a guest of KVM (L1), 2 a nested guest (L2) of a KVM L1 hypervisor running in VM 0", "nested", 0, 2));
+  s.add(P("nested.l0", E, "kvm", "the L0 hypervisor: kvm, or hyperv (Hyper-V-like: offers the enlightened VMCS, the TSC page and re-enlightenment)", "nested", {}, {}, {"kvm", "hyperv"}));
+  s.add(P("nested.evmcs", B, "false", "L1 keeps vmcs12 in a Hyper-V enlightened VMCS (plain memory, clean-field groups; eVMCSv1 limits L1's controls); needs nested.l0=hyperv", "nested"));
+  s.add(P("nested.shadow_vmcs", B, "true", "L0 uses VMCS shadowing for L1's VMREAD/VMWRITE of the shadowed fields (others trap); false: every one traps", "nested"));
+  s.add(P("nested.stable_clock", B, "false", "L1's KVM counts the Hyper-V TSC page as a TSC-based host clocksource, so L2's kvm-clock is stable (the seed's patches)", "nested"));
+  s.add(P("nested.migrate_at_ms", D, "0", "simulated time of one L1 migration (0: none): L0 emulates the TSC until L1's re-enlightenment handler updated the pvclocks; needs nested.level=2, nested.l0=hyperv", "nested", 0, 1e7));
+  s.add(P("nested.reenlightenment_delay_us", D, "100", "from the migration to L1's re-enlightenment notifier running (interrupt plus L1's workqueue latency)", "nested", 0, 1e7));
+  s.add(P("cpuid_loop.iterations", I, "10000000", "cpuid_loop: CPUID(1) iterations (seed 004: 10,000,000)", "workload", 1, 1e12));
+  s.add(P("clock_gettime.iterations", I, "10000000", "clock_gettime: calls (seed 004: 10,000,000)", "workload", 1, 1e12));
+  s.add(P("clock_gettime.batch", I, "1000", "clock_gettime: calls per time-series sample (clock_gettime_batches.csv)", "workload", 1, 1e9));
+  s.add(P("kbuild.work_ms", D, "20", "kbuild: guest computation per vCPU, simulated ms", "workload", 0.01, 1e7));
+  s.add(P("kbuild.page_fault_hz", D, "20000", "kbuild: in-guest page faults per second of work (no exit)", "workload", 0, 1e8));
+  s.add(P("kbuild.ept_violation_hz", D, "200", "kbuild: first touches of guest memory the EPT does not map, per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.ept_l1_share", D, "0.5", "kbuild: at L2, the share of EPT violations also absent from L1's EPT12 (reflected to L1)", "workload", 0, 1));
+  s.add(P("kbuild.io_hz", D, "100", "kbuild: virtio notifications (ioeventfd MMIO writes) per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.timer_hz", D, "1000", "kbuild: timer interrupts per second (the tick, TSC-deadline mode)", "workload", 0, 1e6));
+  s.add(P("kbuild.timer_rearm_hz", D, "1000", "kbuild: extra TSC-deadline writes (hrtimer reprogramming) per second of work", "workload", 0, 1e8));
+  s.add(P("kbuild.ipi_hz", D, "500", "kbuild: IPIs sent per second of work", "workload", 0, 1e8));
   // Platform cost overrides
   s.add(P("cost.*", D, "", "override one cost-table entry of the platform, e.g. cost.vmx.vmexit: 500", "costs", 0, 1e12));
   return s;

@@ -10,6 +10,7 @@
 #include "guest/workload_vm_mix.h"
 #include "guest/workload_vmexit.h"
 #include "run/rt_setup.h"
+#include "run/nested_system.h"
 
 namespace run {
 namespace {
@@ -250,9 +251,11 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
 
   // Workloads: VM k's random streams are seeded apart from VM 0's, which matches a
   // single-VM run of the same seed.
+  nested = make_nested(cfg, *this);
   for (auto& vm : vms) {
     const std::string& kind = kinds[static_cast<size_t>(vm->index)];
-    vm->workload = kind == "cyclictest" ? make_cyclictest(cfg, *this, *vm) : make_workload(cfg, kind, vm->index, vcpus, vm->kvm.get());
+    vm->workload = kind == "cyclictest" ? make_cyclictest(cfg, *this, *vm) : make_nested_workload(cfg, kind, *nested);
+    if (!vm->workload) vm->workload = make_workload(cfg, kind, vm->index, vcpus, vm->kvm.get());
     if (vm->workload) vm->workload->setup(vm->view);
     for (auto& g : vm->guests)
       if (!g->started()) g->start_idle();
@@ -280,6 +283,7 @@ System::~System() = default;
 
 void System::start() {
   kernel->start();
+  nested->start();
   for (auto& c : cores) c->reschedule();  // start() ran outside the cores' processes
 }
 

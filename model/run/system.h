@@ -21,6 +21,7 @@
 namespace run {
 
 struct RtParts;
+struct NestedSetup;
 
 // One VM: KVM's state for it, its guest vCPUs, their host threads (owned by the host
 // kernel) and the workload running inside it.
@@ -51,6 +52,7 @@ class System {
   std::vector<std::unique_ptr<VmInstance>> vms;  // vm.count of them
   std::vector<kvm::VcpuThread*> vcpu_threads;     // every VM's, in VM order
   std::unique_ptr<kvm::Tracer> tracer;            // output.trace (else null)
+  std::unique_ptr<NestedSetup> nested;            // nested.*: L2 in VM 0, clocksources (issue 7)
 
   // Every VM's workload is done (VMs without one do not hold the run up; a run where no VM
   // has one ends at run.max_sim_ms).

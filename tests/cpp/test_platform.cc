@@ -23,7 +23,7 @@ using hw::Platform;
 using hw::Topology;
 
 const fs::path kPlatforms = fs::path(KVMSIM_SOURCE_DIR) / "platforms";
-const char* const kShipped[] = {"skylake-sp-2s", "xeon-gold-6142", "core-i7-3770"};
+const char* const kShipped[] = {"skylake-sp-2s", "xeon-gold-6142", "core-i7-3770", "broadwell-e5-2667v4"};
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
