@@ -26,7 +26,7 @@ void GuestCpu::start(Task<> program) {
 void GuestCpu::start_idle() {
   threads_.clear();
   main_done_ = true;
-  push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
+  push_thread(idle_task(), false, true);
 }
 
 // Pops threads that returned: IRET for handlers (restoring IF), the idle loop for main.
@@ -39,7 +39,7 @@ void GuestCpu::retire_finished() {
       regs.rflags_if = saved_if;
     } else {
       main_done_ = true;
-      push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
+      push_thread(idle_task(), false, true);
       return;
     }
   }

@@ -16,6 +16,11 @@ struct HostParams {
   std::string scheduler = "simple_fair";
   SchedParams sched;
   int hz = 250;                 // CONFIG_HZ
+  bool skew_tick = false;
+  // Idle states the host's idle loop uses: c1 (HLT only) or menu (intel_idle + the menu
+  // governor's timer-based choice: the deepest state whose target residency fits before
+  // the next timer).
+  std::string cpuidle = "c1";       // skew_tick=1: CPU i's tick is offset by i * (period/2) / nr_cpus
 };
 
 class Kernel {

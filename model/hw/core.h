@@ -25,6 +25,8 @@
 #include "hw/apic_message.h"
 #include "hw/lapic_state.h"
 #include "hw/platform.h"
+#include "hw/power.h"
+#include "hw/tlb.h"
 #include "hw/vmx_cpu.h"
 #include "sim/time.h"
 
@@ -52,13 +54,16 @@ class Core : public sc_core::sc_module, public VmxCpu {
   sim::Picos time_of_host_tsc(uint64_t tsc) const override { return tsc_.time_of_count(tsc); }
   double tsc_mhz() const override { return tsc_.mhz(); }
   void vmenter(Vmcs& vmcs, GuestSoftware& guest) override;
-  void skip_instruction() override { skip_pending_ = true; }
+  void skip_instruction() override { if (vmcs_) vmcs_->skip_pending = true; }  // per VMCS: another vCPU may run first
   void send_ipi(const Icr& icr) override;
+  void invvpid_single_context(uint16_t vpid) override { tlb_.invvpid_single(vpid); }
+  const Tlb& tlb() const { return tlb_; }
 
   // --- Root mode, for the host kernel ---
   void set_root_software(RootSoftware* sw) { root_ = sw; }
   void root_busy_until(sim::Picos t);  // host code runs until t, then on_busy_done()
-  void root_idle();                    // HLT in C1 until an interrupt
+  void root_idle(CState s = CState::C1);  // idle in C-state s (HLT or MWAIT) until an interrupt
+  void set_power(PackagePower* p) { power_ = p; }  // issue 6: C-state/turbo accounting
   void eoi() { phys_.eoi(); }          // host EOI of the physical LAPIC
   void arm_lapic_timer(sim::Picos deadline);  // TSC-deadline clockevent; kNever disarms
   // VmxCpu: the physical timer handed to a guest (timer passthrough, DirectIRQ).
@@ -135,6 +140,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   bool execute_mmio(GuestOp& op, bool write);
   bool physical_msr(GuestOp& op, bool write);  // an access that reaches the physical LAPIC
   bool execute_pause_loop(GuestOp& op, sim::Picos spin_start);
+  bool execute_tlb(GuestOp& op);             // TlbAccess, Invlpg (core_issue6.cc)
   bool virtual_eoi();
   void vmexit(uint16_t reason, uint64_t qualification = 0, uint32_t intr_info = 0);
   void retire(uint64_t result = 0);
@@ -171,10 +177,18 @@ class Core : public sc_core::sc_module, public VmxCpu {
   std::vector<Arrival> arrivals_;  // min-heap by (at, seq)
   uint64_t arrival_seq_ = 0;
 
+  Tlb tlb_;  // guest translations by VPID/EPTP/PCID (issue 6)
+  PackagePower* power_ = nullptr;
+  CState idle_cstate_ = CState::C1;    // the state of root idle or of a guest HLT/MWAIT
+  bool guest_cstate_ = false;          // a non-exiting guest HLT/MWAIT holds the thread idle
+  sim::Picos cstate_exit_ps(CState s) const;
+  void enter_guest_cstate(const GuestOp& op);
+  void leave_guest_cstate();
+  sim::Picos tlb_vpid0_entry_ = sim::kNever;
+
   // Non-root state.
   Vmcs* vmcs_ = nullptr;
   GuestSoftware* guest_ = nullptr;
-  bool skip_pending_ = false;
   bool op_timed_ = false;          // a timed operation is in progress
   sim::Picos op_start_ = 0, op_end_ = 0;
   sim::Picos preempt_at_ = sim::kNever;

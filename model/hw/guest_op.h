@@ -35,6 +35,20 @@ enum class OpKind : uint8_t {
   Nop,
   PiPost,      // NoExit PV IPI: atomically set PIR[a] and ON in another vCPU's descriptor `pi`;
                // result: NV | NDST << 8 | SN << 40 | (ON was clear) << 41
+  // --- issue 6: TLB and memory shared with the host ---
+  TlbAccess,   // a guest memory access through the TLB: a = the mm's tlb_gen now, b = the
+               // context (PCID/mm id); result: the generation of the translation used
+  Invlpg,      // INVLPG / local flush of the current context b
+  TimedAccess, // `timed`->access(now, cpu): a locked access to memory the host also writes
+               // (the steal-time area); result: its return value
+};
+
+// Memory that another agent updates on its own timeline (KVM writing a vCPU's steal-time
+// area): the access runs at the core's local time so the two orders are consistent.
+class TimedAccess {
+ public:
+  virtual ~TimedAccess() = default;
+  virtual uint64_t access(int64_t now_ps, int cpu) = 0;
 };
 
 struct GuestOp {
@@ -43,6 +57,7 @@ struct GuestOp {
   uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;
   MemLine* line = nullptr;
   PiDesc* pi = nullptr;
+  TimedAccess* timed = nullptr;
 };
 
 // Architectural guest state the core reads and writes (the VMCS guest-state area in
@@ -53,6 +68,7 @@ struct GuestRegs {
   bool x2apic = true;       // IA32_APIC_BASE.EXTD
   uint8_t cpl = 0;          // 0 kernel, 3 user
   uint64_t result = 0;      // destination register of the current operation
+  int64_t op_time_ps = 0;   // model-level: when the last TlbAccess/TimedAccess ran (checkers)
 };
 
 // The guest software running on a vCPU, seen from the core: a stream of operations plus

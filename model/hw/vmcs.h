@@ -138,6 +138,7 @@ class Vmcs {
   // Bare metal (vm.bare_metal): the same core runs the program natively; no VMX transition
   // costs are charged and the "exits" are the host kernel's own service paths.
   bool native = false;
+  bool skip_pending = false;  // the exiting instruction retires at the next entry (GUEST_RIP advanced)
 
  private:
   std::array<uint64_t, kNumVmcsFields> fields_{};

@@ -57,6 +57,8 @@ class VmxCpu {
   virtual void skip_instruction() = 0;
   // Physical ICR write from root mode (x2APIC).
   virtual void send_ipi(const Icr& icr) = 0;
+  // INVVPID single-context (issue 6): drop this CPU's cached translations of `vpid`.
+  virtual void invvpid_single_context(uint16_t vpid) {}
   // VMREAD/VMWRITE by software beyond the fixed paths: charged at the table's cost.
   void vmwrite(Vmcs& v, VmcsField f, uint64_t value) { charge(costs().vmx_vmwrite); v.write(f, value); }
   // The physical LAPIC timer, for KVM modes that hand it to the guest (issue 3: timer

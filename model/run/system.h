@@ -30,6 +30,7 @@ struct VmInstance {
   std::vector<std::unique_ptr<guest::GuestCpu>> guests;  // by vCPU index
   std::vector<kvm::VcpuThread*> vcpu_threads;             // by vCPU index
   std::unique_ptr<guest::Workload> workload;              // null: every vCPU idles
+  std::string workload_kind;                              // its workload.kind / vm.workloads entry
   guest::VmView view;
   guest::GuestVm guest_vm;
 };
@@ -50,6 +51,7 @@ class System {
   std::unique_ptr<host::Kernel> kernel;
   std::vector<std::unique_ptr<VmInstance>> vms;  // vm.count of them
   std::vector<kvm::VcpuThread*> vcpu_threads;     // every VM's, in VM order
+  std::unique_ptr<hw::PackagePower> power;         // C-states and turbo (platforms with a power table)
 
   // Every VM's workload is done (VMs without one do not hold the run up; a run where no VM
   // has one ends at run.max_sim_ms).
