@@ -62,7 +62,9 @@ void Core::enter_guest_cstate(const GuestOp& op) {
 void Core::leave_guest_cstate() {
   guest_cstate_ = false;
   if (power_) power_->set(cpu_, CState::C0, local_);
-  local_ += cstate_exit_ps(idle_cstate_);
+  // Only with the platform's power table: without one, a guest HLT/MWAIT wakes at once, as
+  // before the C-state model (results of platforms without a table stay unchanged).
+  if (platform_.power.present) local_ += cstate_exit_ps(idle_cstate_);
 }
 
 }  // namespace hw
