@@ -27,7 +27,7 @@ void GuestCpu::start(Task<> program) {
 void GuestCpu::start_idle() {
   threads_.clear();
   main_done_ = true;
-  push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
+  push_thread(idle_task(), false, true);
 }
 
 // Pops threads that returned: IRET for handlers (restoring IF), the idle loop for main.
@@ -42,7 +42,7 @@ void GuestCpu::retire_finished() {
       regs.cpl = saved_cpl;
     } else {
       main_done_ = true;
-      push_thread(idle_ == Idle::Poll ? poll_idle_loop(*this) : idle_loop(*this), false, true);
+      push_thread(idle_task(), false, true);
       return;
     }
   }

@@ -37,9 +37,11 @@ class GuestCpu : public hw::GuestSoftware {
   // The main program; when it returns the vCPU idles (sti; hlt forever).
   void start(Task<> program);
   void start_idle();
-  // The guest kernel's idle: `halt` (default_idle: sti; hlt) or `poll` (idle=poll: spin
-  // with PAUSE and interrupts enabled).
-  enum class Idle { Halt, Poll };
+  // The guest kernel's idle: `halt` (default_idle: sti; hlt), `poll` (idle=poll: spin
+  // with PAUSE and interrupts enabled), `mwait` (intel_idle: MONITOR/MWAIT with the hint
+  // of the deepest C-state that fits before the next timer) or `haltpoll` (cpuidle-haltpoll:
+  // poll up to an adaptive limit, then HLT; host polling turned off). guest/idle.cc.
+  enum class Idle { Halt, Poll, Mwait, Haltpoll };
   void set_idle(Idle idle) { idle_ = idle; }
   bool started() const { return !threads_.empty(); }
   void set_isr(uint8_t vector, IsrFactory isr) { idt_[vector] = std::move(isr); }
@@ -128,6 +130,18 @@ class GuestCpu : public hw::GuestSoftware {
   void retire_finished();
   static Task<> idle_loop(GuestCpu& g);
   static Task<> poll_idle_loop(GuestCpu& g);
+  static Task<> mwait_idle_loop(GuestCpu& g);
+  static Task<> haltpoll_idle_loop(GuestCpu& g);
+  Task<> idle_task();
+
+ public:
+  // The guest's next timer deadline (guest TSC), for the idle governors; workloads that arm
+  // the LAPIC timer set it. ~0: none.
+  uint64_t next_timer_tsc = ~0ull;
+  uint64_t haltpoll_limit_ns = 0;     // cpuidle-haltpoll's current poll limit
+  uint64_t haltpoll_polls = 0, haltpoll_poll_hits = 0;
+
+ private:
 
   int index_;
   const hw::CostTable& costs_;

@@ -8,6 +8,10 @@
 
 namespace hw {
 struct PiDesc;
+struct PowerTable;
+}
+namespace kvm {
+class StealTime;
 }
 
 namespace guest {
@@ -26,6 +30,15 @@ struct GuestVm {
   IpiMode ipi_mode = IpiMode::X2apicPhysical;
   std::vector<uint32_t> apic_ids;      // by vCPU index
   std::vector<hw::PiDesc*> pi_descs;   // NoExit PV IPI: mapped descriptors, by vCPU index
+  // Issue 6: each vCPU's registered struct kvm_steal_time (empty: steal time not enabled),
+  // and whether the guest uses kvm_flush_tlb_multi (KVM_FEATURE_PV_TLB_FLUSH).
+  std::vector<kvm::StealTime*> steal_time;
+  bool pv_tlb_flush = false;
+  // The guest's idle drivers: the MWAIT states it sees (the host's, through CPUID leaf 5),
+  // the TSC rate, and cpuidle-haltpoll's guest_halt_poll_ns.
+  const hw::PowerTable* power = nullptr;
+  double tsc_mhz = 1000.0;
+  uint64_t guest_halt_poll_ns = 200000;
 };
 
 }  // namespace guest

@@ -21,7 +21,16 @@ hw::VmxCpu& Cpu::vmx() { return core_; }
 uint32_t Cpu::apic_id() const { return core_.apic_id(); }
 sim::Picos Cpu::now() const { return core_.now(); }
 void Cpu::busy_until(sim::Picos t) { core_.root_busy_until(t); }
-void Cpu::idle() { core_.root_idle(); }
+void Cpu::idle() {
+  const hw::PowerTable& t = core_.platform().power;
+  if (kernel_.params().cpuidle != "menu" || !t.present) {
+    core_.root_idle(hw::CState::C1);
+    return;
+  }
+  const sim::Picos next = timers_.next(), now = core_.now();
+  const double idle_us = next == sim::kNever ? 1e12 : sim::to_us(next > now ? next - now : 0);
+  core_.root_idle(t.deepest_for(idle_us));
+}
 void Cpu::post_soft_event(sim::Picos at, uint64_t cookie) { core_.post_soft_event(at, cookie); }
 void Cpu::send_ipi(const hw::Icr& icr) { core_.send_ipi(icr); }
 double Cpu::line_latency_ns(int other_cpu) const { return core_.line_latency_ns(other_cpu); }
@@ -122,13 +131,15 @@ int Cpu::yield_to(Task* p) {
   return 1;
 }
 
-// The tick runs only while a task runs (NO_HZ_IDLE); ticks stay on the HZ grid.
+// The tick runs only while a task runs (NO_HZ_IDLE); ticks stay on the HZ grid (shifted by
+// the CPU's skew_tick offset).
 void Cpu::update_tick() {
   if (curr_ == &idle_ || (nohz_full_ && policy_->nr_queued() == 0)) {
     if (tick_.active()) hrtimer_cancel(tick_);
   } else if (!tick_.active()) {
     const sim::Picos now = core_.now();
-    hrtimer_start(tick_, (now / tick_period_ + 1) * tick_period_);
+    const sim::Picos base = now >= tick_offset_ ? now - tick_offset_ : 0;
+    hrtimer_start(tick_, (base / tick_period_ + 1) * tick_period_ + tick_offset_);
   }
 }
 

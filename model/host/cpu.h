@@ -82,6 +82,7 @@ class Cpu : public hw::RootSoftware {
   // nohz_full: the tick also stops while exactly one task runs (issue 3, CPU isolation).
   void set_nohz_full(bool on) { nohz_full_ = on; }
   bool nohz_full() const { return nohz_full_; }
+  void set_tick_offset(sim::Picos offset) { tick_offset_ = offset; }
 
  private:
   void program_timer();
@@ -100,6 +101,7 @@ class Cpu : public hw::RootSoftware {
   HrTimer tick_;
   sim::Picos tick_period_;
   bool nohz_full_ = false;
+  sim::Picos tick_offset_ = 0;  // skew_tick
   uint64_t context_switches_ = 0, ticks_ = 0;
   uint64_t yield_to_calls_ = 0, yield_to_success_ = 0;
   std::array<uint64_t, 256> irqs_{};

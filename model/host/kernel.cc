@@ -13,6 +13,9 @@ Kernel::Kernel(const HostParams& params, std::vector<hw::Core*> cores) : params_
     cpus_.push_back(std::make_unique<Cpu>(*this, *c, make_rt_class(make_sched_policy(params_.scheduler, params_.sched)), tick));
     c->set_root_software(cpus_.back().get());
   }
+  // tick_setup_sched_timer with skew_tick: spread the CPUs' ticks over half a period.
+  if (params.skew_tick)
+    for (auto& c : cpus_) c->set_tick_offset(tick / 2 / static_cast<sim::Picos>(cpus_.size()) * static_cast<sim::Picos>(c->id()));
 }
 
 Task* Kernel::add_task(std::unique_ptr<Task> t, int cpu_index) {

@@ -18,6 +18,11 @@ struct HostParams {
   int hz = 250;                 // CONFIG_HZ
   bool load_balance = false;    // simplified load balancing (issue 5), see Kernel::load_balance
   int balance_interval_ticks = 4;
+  bool skew_tick = false;
+  // Idle states the host's idle loop uses: c1 (HLT only) or menu (intel_idle + the menu
+  // governor's timer-based choice: the deepest state whose target residency fits before
+  // the next timer).
+  std::string cpuidle = "c1";       // skew_tick=1: CPU i's tick is offset by i * (period/2) / nr_cpus
 };
 
 class Kernel {

@@ -173,7 +173,10 @@ void Core::run() {
       const int v = phys_.deliverable_vector();
       if (v >= 0 && root_) {
         local_ = std::max(local_, now);
-        if (state_ == State::Idle) local_ += clock_.cycles(costs_.cpu_c1_exit);
+        if (state_ == State::Idle) {
+          local_ += cstate_exit_ps(idle_cstate_);
+          if (power_) power_->set(cpu_, CState::C0, now);
+        }
         set_state(State::Root, now);
         phys_.start_service(static_cast<uint8_t>(v));
         note(Recent::Interrupt, static_cast<uint32_t>(v));
@@ -196,7 +199,9 @@ void Core::root_busy_until(sim::Picos t) {
   resume_at_ = local_;
 }
 
-void Core::root_idle() {
+void Core::root_idle(CState s) {
+  idle_cstate_ = s;
+  if (power_) power_->set(cpu_, s, local_);
   set_state(State::Idle, local_);
   resume_at_ = local_;
 }
@@ -311,6 +316,7 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
 }
 
 void Core::vmexit(uint16_t reason, uint64_t qualification, uint32_t intr_info) {
+  if (guest_cstate_) leave_guest_cstate();
   if (watched_) {
     watched_->unwatch(this);
     watched_ = nullptr;
@@ -470,6 +476,7 @@ void Core::run_guest(sim::Picos now) {
         const uint64_t spun = static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause));
         op.d = std::max<uint64_t>(1, op.d - std::min(op.d, spun));
       } else if (op.kind == OpKind::Hlt || op.kind == OpKind::Mwait) {
+        if (guest_cstate_) leave_guest_cstate();
         retire();  // an interrupt ends the halt; the handler runs after it
       }
       if (watched_) { watched_->unwatch(this); watched_ = nullptr; }
@@ -573,6 +580,7 @@ bool Core::execute(GuestOp& op) {
       op_timed_ = true;  // guest activity state HLT until an interrupt
       op_start_ = local_;
       op_end_ = sim::kNever;
+      enter_guest_cstate(op);
       return false;
     case OpKind::Mwait:
       if (primary & CPU_BASED_MWAIT_EXITING) {
@@ -582,6 +590,7 @@ bool Core::execute(GuestOp& op) {
       op_timed_ = true;
       op_start_ = local_;
       op_end_ = sim::kNever;
+      enter_guest_cstate(op);
       return false;
     case OpKind::Monitor:
       if (primary & CPU_BASED_MONITOR_EXITING) {
@@ -709,6 +718,13 @@ bool Core::execute(GuestOp& op) {
              (static_cast<uint64_t>(pi->pi_test_sn()) << 40) | (static_cast<uint64_t>(!on_was) << 41));
       return true;
     }
+    case OpKind::TlbAccess:
+    case OpKind::Invlpg:
+      return execute_tlb(op);
+    case OpKind::TimedAccess:
+      regs.op_time_ps = local_;
+      retire(op.timed->access(local_, cpu_));
+      return true;
   }
   return true;
 }

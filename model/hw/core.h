@@ -25,6 +25,8 @@
 #include "hw/apic_message.h"
 #include "hw/lapic_state.h"
 #include "hw/platform.h"
+#include "hw/power.h"
+#include "hw/tlb.h"
 #include "hw/vmx_cpu.h"
 #include "sim/time.h"
 
@@ -56,11 +58,14 @@ class Core : public sc_core::sc_module, public VmxCpu {
   // be entered on this core before the one that exited runs again.
   void skip_instruction() override { if (guest_) guest_->regs.skip_pending = true; }
   void send_ipi(const Icr& icr) override;
+  void invvpid_single_context(uint16_t vpid) override { tlb_.invvpid_single(vpid); }
+  const Tlb& tlb() const { return tlb_; }
 
   // --- Root mode, for the host kernel ---
   void set_root_software(RootSoftware* sw) { root_ = sw; }
   void root_busy_until(sim::Picos t);  // host code runs until t, then on_busy_done()
-  void root_idle();                    // HLT in C1 until an interrupt
+  void root_idle(CState s = CState::C1);  // idle in C-state s (HLT or MWAIT) until an interrupt
+  void set_power(PackagePower* p) { power_ = p; }  // issue 6: C-state/turbo accounting
   void eoi() { phys_.eoi(); }          // host EOI of the physical LAPIC
   void arm_lapic_timer(sim::Picos deadline);  // TSC-deadline clockevent; kNever disarms
   // VmxCpu: the physical timer handed to a guest (timer passthrough, DirectIRQ).
@@ -137,6 +142,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   bool execute_mmio(GuestOp& op, bool write);
   bool physical_msr(GuestOp& op, bool write);  // an access that reaches the physical LAPIC
   bool execute_pause_loop(GuestOp& op, sim::Picos spin_start);
+  bool execute_tlb(GuestOp& op);             // TlbAccess, Invlpg (core_issue6.cc)
   bool virtual_eoi();
   void vmexit(uint16_t reason, uint64_t qualification = 0, uint32_t intr_info = 0);
   void retire(uint64_t result = 0);
@@ -172,6 +178,15 @@ class Core : public sc_core::sc_module, public VmxCpu {
   sim::Picos phys_timer_start_ = 0;  // when TMICT was last written (TMCCT)
   std::vector<Arrival> arrivals_;  // min-heap by (at, seq)
   uint64_t arrival_seq_ = 0;
+
+  Tlb tlb_;  // guest translations by VPID/EPTP/PCID (issue 6)
+  PackagePower* power_ = nullptr;
+  CState idle_cstate_ = CState::C1;    // the state of root idle or of a guest HLT/MWAIT
+  bool guest_cstate_ = false;          // a non-exiting guest HLT/MWAIT holds the thread idle
+  sim::Picos cstate_exit_ps(CState s) const;
+  void enter_guest_cstate(const GuestOp& op);
+  void leave_guest_cstate();
+  sim::Picos tlb_vpid0_entry_ = sim::kNever;
 
   // Non-root state.
   Vmcs* vmcs_ = nullptr;

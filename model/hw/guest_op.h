@@ -41,6 +41,20 @@ enum class OpKind : uint8_t {
   EptFault,    // a: guest-physical address of a first touch; d bit 0: absent from the EPT of
                // the hypervisor running this guest, bit 1: present in the EPT the CPU walks
                // (KVM/L0 sets them when it installs the entry: the access then retries)
+  // --- issue 6: TLB and memory shared with the host ---
+  TlbAccess,   // a guest memory access through the TLB: a = the mm's tlb_gen now, b = the
+               // context (PCID/mm id); result: the generation of the translation used
+  Invlpg,      // INVLPG / local flush of the current context b
+  TimedAccess, // `timed`->access(now, cpu): a locked access to memory the host also writes
+               // (the steal-time area); result: its return value
+};
+
+// Memory that another agent updates on its own timeline (KVM writing a vCPU's steal-time
+// area): the access runs at the core's local time so the two orders are consistent.
+class TimedAccess {
+ public:
+  virtual ~TimedAccess() = default;
+  virtual uint64_t access(int64_t now_ps, int cpu) = 0;
 };
 
 struct GuestOp {
@@ -49,6 +63,7 @@ struct GuestOp {
   uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;
   MemLine* line = nullptr;
   PiDesc* pi = nullptr;
+  TimedAccess* timed = nullptr;
 };
 
 // Architectural guest state the core reads and writes (the VMCS guest-state area in
@@ -60,6 +75,7 @@ struct GuestRegs {
   uint8_t cpl = 0;          // 0 kernel, 3 user
   uint64_t result = 0;      // destination register of the current operation
   bool skip_pending = false; // KVM advanced RIP past the exiting instruction: it retires at entry
+  int64_t op_time_ps = 0;   // model-level: when the last TlbAccess/TimedAccess ran (checkers)
 };
 
 // The guest software running on a vCPU, seen from the core: a stream of operations plus

@@ -308,11 +308,36 @@ void parse_costs(const Reader& r, const Fields& root, Platform& p) {
   }
 }
 
+// power: {cstates: {C1: [exit_us, residency_us], ...}, cstates_source, turbo_mhz: [...],
+// turbo_source} (optional).
+void parse_power(const Reader& r, const YAML::Node& doc, Platform& p) {
+  if (!doc["power"]) return;
+  const Fields pw(r, doc["power"], "power", {"cstates", "cstates_source", "turbo_mhz", "turbo_source"});
+  std::vector<std::string> names(kCStateNames + 1, kCStateNames + kNumCStates);
+  const Fields cs = pw.child("cstates", "a map of C-state -> [exit_us, residency_us]", names);
+  for (int i = 1; i < kNumCStates; ++i) {
+    const YAML::Node n = doc["power"]["cstates"][kCStateNames[i]];
+    if (!n) continue;
+    const std::string key = std::string("power.cstates.") + kCStateNames[i];
+    if (!n.IsSequence() || n.size() != 2) r.fail(n, key, "[exit_us, residency_us]", describe(n));
+    p.power.has[i] = true;
+    p.power.exit_us[i] = r.non_negative(n[0], key);
+    p.power.residency_us[i] = r.non_negative(n[1], key);
+  }
+  p.power.cstates_source = r.text(pw.get("cstates_source", "where the table comes from"), "power.cstates_source");
+  const YAML::Node t = pw.get("turbo_mhz", "a list of MHz by active cores, one per core of a socket");
+  if (!t.IsSequence() || static_cast<int>(t.size()) != p.cores_per_socket)
+    r.fail(t, "power.turbo_mhz", std::to_string(p.cores_per_socket) + " frequencies (one per active-core count)", describe(t));
+  for (const YAML::Node& f : t) p.power.turbo_mhz.push_back(r.frequency(f, "power.turbo_mhz"));
+  p.power.turbo_source = r.text(pw.get("turbo_source", "where the bins come from"), "power.turbo_source");
+  p.power.present = true;
+}
+
 Platform parse(const YAML::Node& doc, const std::string& file) {
   const Reader r(file);
   const Fields root(r, doc, "",
                     {"name", "description", "microarchitecture", "cpu", "topology", "vmx",
-                     "mitigations", "costs"});
+                     "mitigations", "costs", "power"});
   Platform p;
   p.file = file;
   p.name = r.text(root.get("name", "a non-empty string"), "name");
@@ -324,6 +349,7 @@ Platform parse(const YAML::Node& doc, const std::string& file) {
   parse_vmx(r, root, p);
   parse_mitigations(r, root, p);
   parse_costs(r, root, p);
+  parse_power(r, doc, p);
   return p;
 }
 

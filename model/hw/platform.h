@@ -42,6 +42,25 @@ struct VmxCapabilities {
   unsigned preemption_timer_rate = 0;  // IA32_VMX_MISC[4:0]: ticks every 2^rate TSC cycles
 };
 
+// Issue 6: idle states and turbo of a package (optional `power:` section of a platform file).
+// C-states as intel_idle lists them: exit latency and target residency in us; a state the
+// part does not offer is absent. Turbo: the highest frequency by active cores in a package.
+enum class CState : uint8_t { C0, C1, C1E, C3, C6, C7 };
+inline constexpr int kNumCStates = 6;
+inline constexpr const char* kCStateNames[kNumCStates] = {"C0", "C1", "C1E", "C3", "C6", "C7"};
+struct PowerTable {
+  bool present = false;
+  bool has[kNumCStates] = {true, false, false, false, false, false};
+  double exit_us[kNumCStates] = {};
+  double residency_us[kNumCStates] = {};
+  std::vector<double> turbo_mhz;  // [active cores - 1], 1 .. cores_per_socket
+  std::string cstates_source, turbo_source;
+  // The deepest offered state not deeper than `s` (C1 at least when C1 exists).
+  CState clamp(CState s) const;
+  // The deepest offered state whose target residency fits `idle_us` (cpuidle's choice).
+  CState deepest_for(double idle_us) const;
+};
+
 struct Platform {
   std::string name, description, microarchitecture;
   std::string file;         // path it was loaded from
@@ -54,6 +73,7 @@ struct Platform {
   CostTable costs;
   std::map<std::string, std::string> cost_source;  // key -> where the number comes from
   Topology topology;                               // built from the counts
+  PowerTable power;                                // issue 6 (absent: no C-state/turbo model)
 
   // A path if the argument contains '/' or ends in .yaml; otherwise a name looked up as
   // <name>.yaml in $KVMSIM_PLATFORMS (if set), then KVMSIM_SOURCE_DIR/platforms.

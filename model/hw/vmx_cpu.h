@@ -70,6 +70,8 @@ class VmxCpu {
   virtual void skip_instruction() = 0;
   // Physical ICR write from root mode (x2APIC).
   virtual void send_ipi(const Icr& icr) = 0;
+  // INVVPID single-context (issue 6): drop this CPU's cached translations of `vpid`.
+  virtual void invvpid_single_context(uint16_t vpid) {}
   // VMREAD/VMWRITE by software beyond the fixed paths: charged at the table's cost.
   void vmwrite(Vmcs& v, VmcsField f, uint64_t value) {
     if (vmcs_hook) [[unlikely]] return vmcs_hook->vmwrite(*this, v, f, value);

@@ -9,6 +9,10 @@ namespace kvm {
 Kvm::Kvm(std::string name, const KvmParams& params, const hw::VmxCapabilities& caps, const hw::CostTable& costs)
     : name_(std::move(name)), params_(params), caps_(caps), costs_(costs),
       apicv_(params.enable_apicv && caps.apicv && caps.posted_interrupts) {
+  // A distinct, deterministic EPT root per VM name (4 KiB aligned, write-back, 4-level walk).
+  uint64_t h = 1469598103934665603ull;
+  for (char ch : name_) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+  eptp_ = ((h & 0xFFFFFFFFFull) << 12) | 0x5E;
   for (const auto& m : params.mitigations) {
     if (m == "mds_clear") mds_clear_ = true;
     if (m == "l1d_flush") l1d_flush_ = true;

@@ -24,6 +24,8 @@ class Kvm : public hw::IcrMonitor {
   bool mds_clear() const { return mds_clear_; }
   bool l1d_flush() const { return l1d_flush_; }
 
+  // The EPT root this VM's vCPUs run with (EPT_POINTER): part of the TLB tag.
+  uint64_t eptp() const { return eptp_; }
   Vcpu& create_vcpu(uint32_t apic_id);
   int nr_vcpus() const { return static_cast<int>(vcpus_.size()); }
   Vcpu& vcpu(int i) { return *vcpus_[static_cast<size_t>(i)]; }
@@ -71,6 +73,7 @@ class Kvm : public hw::IcrMonitor {
   const hw::CostTable& costs_;
   bool apicv_;
   bool mds_clear_ = false, l1d_flush_ = false;
+  uint64_t eptp_ = 0;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<Vcpu*> by_apic_id_;
 };

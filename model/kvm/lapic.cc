@@ -134,6 +134,7 @@ bool Lapic::can_use_hv_timer(hw::VmxCpu& cpu) const {
   // kvm_can_use_hv_timer: not when timer interrupts are posted from another CPU.
   if (p.pi_inject_timer && vcpu_.apicv_active() && p.hlt_in_guest) return false;
   if (!p.hv_timer || !p.preemption_timer || !cpu.caps().preemption_timer || vcpu_.halting) return false;
+  if (p.disable_exits & 1u) return false;  // kvm_mwait_in_guest: the timer stops in MWAIT's C-states
   // vmx_set_hv_timer refuses deltas that do not fit the 32-bit timer after the shift.
   if (expires_ <= cpu.now()) return true;
   const uint64_t delta_tsc = static_cast<uint64_t>(sim::to_us(expires_ - cpu.now()) * cpu.tsc_mhz());

@@ -43,6 +43,11 @@ struct KvmParams {
   // Spectre-era mitigations applied on VM entry (subset of "l1d_flush", "mds_clear").
   std::vector<std::string> mitigations;
   // Ports and MMIO handled in the kernel; every other port exits to the VMM (QEMU).
+  // Issue 6: reproduce CVE-2019-3016 (record_steal_time clears `preempted` with a
+  // non-atomic read and write-back, losing a guest's KVM_VCPU_FLUSH_TLB in between).
+  bool steal_time_nonatomic_clear = false;
+  // KVM_CAP_X86_DISABLE_EXITS bits (kvm/disable_exits.h), from kvm.disable_exits.
+  uint32_t disable_exits = 0;
   std::vector<int64_t> kernel_io_ports = {0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x61, 0xa0, 0xa1, 0x4d0, 0x4d1};
 };
 

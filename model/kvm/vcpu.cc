@@ -5,6 +5,7 @@
 #include "hw/apic_regs.h"
 #include "hw/lapic_timer.h"
 #include "hw/vmx.h"
+#include "kvm/disable_exits.h"
 #include "kvm/kvm.h"
 #include "kvm/on_spin.h"
 #include "kvm/nested/nested_vmx.h"
@@ -79,6 +80,7 @@ void Vcpu::setup_vmcs() {
   vmcs.write(VmcsField::TSC_OFFSET, static_cast<uint64_t>(tsc_offset));
   vmcs.write(VmcsField::TSC_MULTIPLIER, tsc_multiplier);
   vmcs.write(VmcsField::VIRTUAL_PROCESSOR_ID, static_cast<uint64_t>(vcpu_id + 1));
+  vmcs.write(VmcsField::EPT_POINTER, kvm.eptp());
   vmcs.msr_bitmap = &msr_bitmap;
   vmcs.virtual_apic = &lapic.regs;
   vmcs.pi_desc = &pi_desc;
@@ -87,6 +89,7 @@ void Vcpu::setup_vmcs() {
   for (uint32_t m : {MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
                      MSR_IA32_SYSENTER_EIP})
     msr_bitmap.intercept(m, false, false);
+  apply_disable_exits(p.disable_exits, vmcs, msr_bitmap);
   update_apic_mode_controls();
 }
 
@@ -140,6 +143,12 @@ void Vcpu::vcpu_load(VmxCpu& c) {
   pi_desc.pi_clear_sn();
   if (!pi_desc.pi_is_pir_empty()) pi_desc.pi_test_and_set_on();
   l1tf_flush_l1d = true;
+  // kvm_arch_vcpu_load: the run delay since a preemption is steal; record it at entry.
+  if (was_preempted) {
+    was_preempted = false;
+    pending_steal_ns += static_cast<uint64_t>(sim::to_ns(c.now() - std::min(c.now(), preempted_at)));
+  }
+  requests |= KVM_REQ_STEAL_UPDATE;
   sched_in(c);
 }
 
@@ -188,6 +197,31 @@ void Vcpu::vcpu_put(VmxCpu& c, bool preempted) {
   } else if (preempted) {
     pi_desc.pi_set_sn();
     ++stat.preemption_reported;
+  }
+  if (preempted) {  // kvm_arch_vcpu_put with vcpu->preempted
+    was_preempted = true;
+    preempted_at = c.now();
+    if (steal_time.enabled) {
+      c.charge(c.costs().kvm_steal_time_set_preempted);
+      steal_time.set_preempted(c.now());
+    }
+  }
+}
+
+// record_steal_time (x86.c): at the first entry after a load, clear `preempted` and do the
+// TLB flush the guest asked for with KVM_VCPU_FLUSH_TLB before any guest instruction runs.
+void Vcpu::record_steal_time(VmxCpu& c) {
+  requests &= ~KVM_REQ_STEAL_UPDATE;
+  if (!steal_time.enabled) return;
+  const sim::Picos start = c.now();
+  c.charge(c.costs().kvm_record_steal_time);
+  bool flush = steal_time.record_steal_time(start, pending_steal_ns, kvm.params().steal_time_nonatomic_clear, c.now());
+  if (flush && c.fault_due(sim::Fault::LostTlbFlush)) flush = false;  // fault.inject: the request is forgotten
+  pending_steal_ns = 0;
+  if (flush) {  // kvm_vcpu_flush_tlb_guest -> vpid_sync_context
+    c.charge(c.costs().vmx_invvpid);
+    c.invvpid_single_context(static_cast<uint16_t>(vmcs.read(VmcsField::VIRTUAL_PROCESSOR_ID)));
+    ++pv_tlb_flushes;
   }
 }
 
@@ -305,6 +339,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
   const CostTable& costs = c.costs();
   c.charge(costs.kvm_enter_path);
   if (rt) rt->before_inject(c);
+  if (requests & KVM_REQ_STEAL_UPDATE) record_steal_time(c);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
   if (apicv_active()) {
     sync_pir_to_irr(c);
@@ -536,6 +571,7 @@ ExitResult Vcpu::handle_msr_read(VmxCpu& c, const ExitInfo& e) {
     if (msr == MSR_IA32_TSC_DEADLINE) v = lapic.tscdeadline();
     else if (msr == MSR_IA32_TSC_ADJUST) v = tsc_adjust_;
     else if (msr == MSR_IA32_APICBASE) v = apic_base_;
+    else if (msr == MSR_KVM_POLL_CONTROL) v = msr_poll_control;
   }
   guest->regs.result = v;
   skip(c);
@@ -553,6 +589,8 @@ ExitResult Vcpu::handle_msr_write(VmxCpu& c, const ExitInfo& e) {
     c.charge(c.costs().kvm_handle_msr);
     if (msr == MSR_IA32_TSC_ADJUST) tsc_adjust_ = v;
     else if (msr == MSR_IA32_APICBASE) set_apic_base(v);
+    else if (msr == MSR_KVM_STEAL_TIME) steal_time.enabled = v & KVM_MSR_ENABLED;
+    else if (msr == MSR_KVM_POLL_CONTROL) msr_poll_control = v & 1;
   }
   skip(c);
   return ExitResult::Reenter;

@@ -15,6 +15,7 @@
 #include "kvm/host_ops.h"
 #include "kvm/lapic.h"
 #include "kvm/stats.h"
+#include "kvm/steal_time.h"
 
 namespace kvm {
 
@@ -31,6 +32,7 @@ enum class MpState : uint8_t { RUNNABLE, HALTED };
 enum class ExitResult : uint8_t { Reenter, Halt };
 
 inline constexpr uint64_t KVM_REQ_EVENT = 1u << 0;
+inline constexpr uint64_t KVM_REQ_STEAL_UPDATE = 1u << 1;
 inline constexpr uint64_t KVM_HC_VAPIC_POLL_IRQ = 1;
 inline constexpr uint64_t KVM_HC_KICK_CPU = 5;
 inline constexpr uint64_t KVM_HC_SEND_IPI = 10;
@@ -83,6 +85,13 @@ class Vcpu {
   // L0's nested-VMX state (struct nested_vmx) when this vCPU runs an L1 hypervisor that
   // runs L2 (issue 7); null otherwise.
   nested::NestedVmx* nested = nullptr;
+  // Issue 6: the guest's struct kvm_steal_time (guest memory KVM writes) and steal accounting.
+  StealTime steal_time;
+  sim::Picos preempted_at = 0;     // when it was last put while runnable
+  bool was_preempted = false;
+  uint64_t pending_steal_ns = 0;   // run delay not yet added to steal_time.steal
+  uint64_t pv_tlb_flushes = 0;     // INVVPIDs done for KVM_VCPU_FLUSH_TLB
+  uint64_t msr_poll_control = 1;   // MSR_KVM_POLL_CONTROL: bit 0 = host may halt-poll
 
   bool apicv_active() const;
   // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
@@ -141,6 +150,7 @@ class Vcpu {
   void update_apic_mode_controls();
   void sync_pir_to_irr(hw::VmxCpu& cpu);
   void inject_pending_events(hw::VmxCpu& cpu);
+  void record_steal_time(hw::VmxCpu& cpu);
   void skip(hw::VmxCpu& cpu);
   void note_ple_window(hw::VmxCpu& cpu, uint32_t old);
   // A control-field update KVM makes only when the value changes (its controls cache).

@@ -80,7 +80,8 @@ void VcpuThread::start_halt(host::Cpu& cpu) {
     return;
   }
   if (vcpu_.halt_poll_ns > halt_poll_.max_ns) vcpu_.halt_poll_ns = halt_poll_.max_ns;
-  if (vcpu_.halt_poll_ns && cpu.nr_running() <= 1) {
+  // kvm_arch_no_poll: the guest turned host polling off (MSR_KVM_POLL_CONTROL bit 0 = 0).
+  if (vcpu_.halt_poll_ns && cpu.nr_running() <= 1 && (vcpu_.msr_poll_control & 1)) {
     ++vcpu_.stat.halt_attempted_poll;
     set_phase(static_cast<int>(Phase::Polling));
     ++poll_generation_;

@@ -15,6 +15,7 @@
 #include "run/nested_system.h"
 #include "run/perf_kvm_stat.h"
 #include "run/rt_setup.h"
+#include "run/power_report.h"
 #include "run/schema.h"
 #include "run/system.h"
 
@@ -44,6 +45,7 @@ class FreshSimContext {
 
 void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s, RunResult& r) {
   auto& m = r.metrics;
+  std::map<std::string, double> workload_invariants;
   // Workload metrics: VM 0's unprefixed (and its files as named); with several VMs every
   // VM's also as vm<k>.<metric> and files as vm<k>-<file>.
   for (const auto& vm : sys.vms) {
@@ -60,8 +62,16 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
     }
     if (sys.vms.size() > 1)
       for (const auto& [k, v] : wm) m[prefix + "." + k] = v;
+    // A workload's invariant.* counts every VM (the unprefixed value is the sum).
+    for (const auto& [k, v] : wm)
+      if (k.rfind("invariant.", 0) == 0) workload_invariants[k] += v;
   }
   sys.nested->report(m);  // nested.* and L2's invariants (issue 7)
+  for (const auto& [k, v] : workload_invariants) m[k] = v;
+  for (const auto& vm : sys.vms)  // issue 6: the first stale TLB use, with its timeline
+    if (auto it = r.files.find(vm->index == 0 ? "stale_tlb_first_violation.txt" : "vm" + std::to_string(vm->index) + "-stale_tlb_first_violation.txt");
+        it != r.files.end())
+      sys.violations.record({"stale_tlb_uses", end, -1, "vm" + std::to_string(vm->index) + ": " + it->second, {}});
 
   // Exits: by reason over every VM, per vCPU for the CSV, and perf kvm stat rows.
   std::array<sim::Summary, hw::kNumExitReasons> by_reason_time{};
@@ -229,6 +239,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["interrupts.pi_notifications"] = static_cast<double>(pi);
   m["apic_bus.messages"] = static_cast<double>(sys.bus->messages());
   collect_rt_metrics(sys, end, m);
+  report_power(sys, end, m, r.files);  // issue 6: C-states, turbo, host CPU per VM
 
   nlohmann::json s;
   s["version"] = version();

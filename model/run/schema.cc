@@ -27,7 +27,7 @@ ParamSpec P(const char* key, ParamType t, const char* def, const char* doc, cons
 sim::Schema build() {
   sim::Schema s;
   // Every guest workload (workload.kind and each entry of vm.workloads).
-  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "spinlock", "ipi_wait", "ple_mix", "cyclictest", "cpuid_loop", "clock_gettime", "kbuild", "idle"};
+  const std::vector<std::string> workload_kinds = {"vmexit", "ipi_bench", "vm_mix", "spinlock", "ipi_wait", "ple_mix", "cyclictest", "cpuid_loop", "clock_gettime", "kbuild", "ebizzy", "dedup", "unixbench", "idle_wakeup", "idle"};
   const auto B = ParamType::Bool;
   const auto I = ParamType::Int;
   const auto D = ParamType::Double;
@@ -47,6 +47,8 @@ sim::Schema build() {
   // Host
   s.add(P("host.scheduler", E, "simple_fair", "host scheduling policy", "host", {}, {}, host::sched_policy_names()));
   s.add(P("host.hz", I, "250", "host tick rate (CONFIG_HZ)", "host", 100, 1000));
+  s.add(P("host.skew_tick", B, "false", "the skew_tick=1 boot option: CPU i's tick is offset by i * (tick period / 2) / CPUs, so CPUs do not all preempt at the same instant", "host"));
+  s.add(P("host.cpuidle", E, "c1", "host idle states: c1 (HLT) or menu (intel_idle: the deepest C-state of the platform's power table whose target residency fits before the next timer)", "host", {}, {}, {"c1", "menu"}));
   s.add(P("host.sched_latency_us", D, "6000", "scheduler latency target (sysctl sched_latency_ns)", "host", 100, 1e6));
   s.add(P("host.min_granularity_us", D, "750", "minimum slice (sched_min_granularity_ns)", "host", 10, 1e6));
   s.add(P("host.wakeup_granularity_us", D, "1000", "wake-up preemption granularity", "host", 0, 1e6));
@@ -78,6 +80,8 @@ sim::Schema build() {
   s.add(P("kvm.halt_poll_ns_shrink", I, "2", "kvm.halt_poll_ns_shrink (0 resets the window to 0)", "kvm", 0, 1000));
   s.add(P("kvm.lapic_timer_advance_ns", I, "-1", "kvm.lapic_timer_advance_ns (-1: adaptive)", "kvm", -1, 5000));
   s.add(P("kvm.mitigations", SL, "[platform]", "entry mitigations: 'platform' (the platform's default set), 'none', or a list", "kvm", {}, {}, {"platform", "none", "mds_clear", "l1d_flush"}));
+  s.add(P("kvm.steal_time_nonatomic_clear", B, "false", "reproduce CVE-2019-3016: record_steal_time clears the steal-time preempted byte with a non-atomic read and write-back, losing a KVM_VCPU_FLUSH_TLB the guest adds in between (a deliberately broken variant)", "kvm"));
+  s.add(P("kvm.disable_exits", SL, "[]", "KVM_CAP_X86_DISABLE_EXITS: exits the guest runs without: mwait (MWAIT/MONITOR exiting off; no hv timer), hlt (HLT exiting off), pause (PAUSE exiting and PLE off), cstate (C-state residency MSRs readable)", "kvm", {}, {}, {"mwait", "hlt", "pause", "cstate"}));
   s.add(P("kvm.kernel_io_ports", IL, "[0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x61, 0xa0, 0xa1, 0x4d0, 0x4d1]", "I/O ports emulated in the kernel; others exit to the VMM", "kvm", 0, 65535));
   s.add(P("kvm.on_spin_version", E, "5.6", "kvm_vcpu_on_spin: 5.6 (two passes around last_boosted_vcpu, the seed's kernel) or 6.10 (one loop)", "kvm", {}, {}, {"5.6", "6.10"}));
   s.add(P("kvm.dy_pending_interrupt", B, "false", "~5.13 upstream: a vCPU preempted in user mode with a pending (posted) interrupt is a directed-yield candidate", "kvm"));
@@ -86,9 +90,12 @@ sim::Schema build() {
   s.add(P("kvm.trace_ple_window", B, "false", "write kvm_ple_window_update events (trace-cmd report format) to trace-ple.txt", "kvm"));
   // Guest
   s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
-  s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt) or poll (idle=poll: PAUSE loop)", "guest", {}, {}, {"halt", "poll"}));
   s.add(P("guest.pv_spinlock", B, "false", "pv qspinlocks: spin SPIN_THRESHOLD PAUSEs, then halt (pv_wait) until the unlocker's KVM_HC_KICK_CPU", "guest"));
   s.add(P("guest.pv_sched_yield", B, "false", "PV sched yield: after sending call-function IPIs, KVM_HC_SCHED_YIELD to the first preempted target", "guest"));
+  s.add(P("guest.steal_time", B, "true", "the guest registers struct kvm_steal_time (MSR_KVM_STEAL_TIME): steal accounting and the preempted byte behind vcpu_is_preempted", "guest"));
+  s.add(P("guest.pv_tlb_flush", B, "true", "the guest uses kvm_flush_tlb_multi (KVM_FEATURE_PV_TLB_FLUSH): preempted vCPUs get KVM_VCPU_FLUSH_TLB instead of an IPI; needs guest.steal_time; off by itself when the guest sees MWAIT", "guest"));
+  s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt), poll (idle=poll: PAUSE loop), mwait (intel_idle: MWAIT with the deepest C-state that fits before the next timer; needs kvm.disable_exits mwait) or haltpoll (cpuidle-haltpoll: adaptive guest polling, then HLT; host polling off via MSR_KVM_POLL_CONTROL)", "guest", {}, {}, {"halt", "poll", "mwait", "haltpoll"}));
+  s.add(P("guest.haltpoll_ns", I, "200000", "cpuidle-haltpoll's guest_halt_poll_ns: the most the guest polls before HLT (guest.idle=haltpoll)", "guest", 0, 1e10));
   // Workload
   s.add(P("workload.kind", E, "vmexit", "guest workload", "workload", {}, {}, workload_kinds));
   s.add(P("mix.timer_rearm_hz", D, "2000", "vm_mix: TSC-deadline reprogrammings per vCPU per second", "workload", 0, 1e7));
@@ -107,6 +114,19 @@ sim::Schema build() {
   s.add(P("overcommit.hold_cycles", D, "2000", "spinlock/ple_mix: mean critical-section cycles", "workload", 1, 1e12));
   s.add(P("overcommit.locks", I, "1", "spinlock/ple_mix: kernel spinlocks the vCPUs contend on", "workload", 1, 4096));
   s.add(P("overcommit.ipi_targets", I, "1", "ipi_wait/ple_mix: destinations of each call-function IPI", "workload", 1, 4095));
+  s.add(P("ebizzy.threads", I, "0", "ebizzy: threads, one per vCPU from vCPU 0 (0: one per vCPU)", "workload", 0, 4096));
+  s.add(P("ebizzy.chunk_kib", D, "512", "ebizzy: chunk size in KiB (ebizzy -s; default 512 KiB, above glibc's mmap threshold, so every free is a munmap)", "workload", 4, 1048576));
+  s.add(P("ebizzy.cycles_per_kib", D, "300", "ebizzy: memcpy plus linear search cycles per KiB of chunk (estimate: ~10 GB/s copy and one record compare per cycle)", "workload", 0, 1e7));
+  s.add(P("ebizzy.touches", I, "8", "ebizzy: TLB-checked memory accesses per record", "workload", 1, 100000));
+  s.add(P("ebizzy.duration_ms", D, "50", "ebizzy: simulated milliseconds measured (ebizzy -S)", "workload", 0.01, 1e7));
+  s.add(P("dedup.threads", I, "0", "dedup: pipeline threads, one per vCPU from vCPU 0 (0: one per vCPU)", "workload", 0, 4096));
+  s.add(P("dedup.buffer_kib", D, "64", "dedup: buffer allocated and freed per chunk, in KiB", "workload", 4, 1048576));
+  s.add(P("dedup.cycles_per_kib", D, "1500", "dedup: hashing and compression cycles per KiB (estimate: SHA-1 plus a fast compressor)", "workload", 0, 1e7));
+  s.add(P("dedup.duration_ms", D, "50", "dedup: simulated milliseconds measured", "workload", 0.01, 1e7));
+  s.add(P("unixbench.loop_cycles", I, "100000", "unixbench: cycles of one CPU-bound loop (Dhrystone-like: no exits)", "workload", 1, 1e12));
+  s.add(P("unixbench.duration_ms", D, "200", "unixbench: simulated milliseconds measured", "workload", 0.01, 1e7));
+  s.add(P("idle.wakeup_hz", D, "100", "idle_wakeup: mean rate of each vCPU's timer wake-ups (exponential gaps)", "workload", 0.001, 1e6));
+  s.add(P("idle.duration_ms", D, "200", "idle_wakeup: simulated milliseconds of timer wake-ups", "workload", 0.01, 1e7));
   s.add(P("ipi.iterations", I, "200", "ipi_bench: iterations of each measurement", "workload", 1, 1e9));
   s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));

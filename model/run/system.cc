@@ -4,6 +4,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "guest/workload_ebizzy.h"
+#include "guest/workload_idle_power.h"
+#include "kvm/disable_exits.h"
 #include "guest/workload_ipi_bench.h"
 #include "sim/rng.h"
 #include "guest/workload_overcommit.h"
@@ -42,6 +45,8 @@ kvm::KvmParams kvm_params(const sim::Config& c, const hw::Platform& p) {
   k.dy_pending_interrupt = c.get_bool("kvm.dy_pending_interrupt");
   k.ishiguro_ipi_aware = c.get_bool("kvm.ishiguro.ipi_aware");
   k.trace_ple_window = c.get_bool("kvm.trace_ple_window");
+  k.steal_time_nonatomic_clear = c.get_bool("kvm.steal_time_nonatomic_clear");
+  k.disable_exits = kvm::disable_exits_bits(c.get_string_list("kvm.disable_exits"));
   return k;
 }
 
@@ -49,6 +54,8 @@ host::HostParams host_params(const sim::Config& c) {
   host::HostParams h;
   h.scheduler = c.get_string("host.scheduler");
   h.hz = static_cast<int>(c.get_int("host.hz"));
+  h.skew_tick = c.get_bool("host.skew_tick");
+  h.cpuidle = c.get_string("host.cpuidle");
   h.sched.sched_latency = sim::us(c.get_double("host.sched_latency_us"));
   h.sched.min_granularity = sim::us(c.get_double("host.min_granularity_us"));
   h.sched.wakeup_granularity = sim::us(c.get_double("host.wakeup_granularity_us"));
@@ -109,6 +116,25 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     std::function<bool(int)> preempted;
     if (kvm) preempted = [kvm](int i) { return kvm->vcpu(i).preempted; };
     return guest::make_overcommit_workload(p, std::move(preempted));
+  }
+  if (kind == "ebizzy" || kind == "dedup") {
+    guest::EbizzyParams p;
+    p.dedup = kind == "dedup";
+    p.threads = static_cast<int>(cfg.get_int(p.dedup ? "dedup.threads" : "ebizzy.threads"));
+    p.chunk_kib = cfg.get_double(p.dedup ? "dedup.buffer_kib" : "ebizzy.chunk_kib");
+    p.cycles_per_kib = cfg.get_double(p.dedup ? "dedup.cycles_per_kib" : "ebizzy.cycles_per_kib");
+    p.touches = p.dedup ? 4 : static_cast<int>(cfg.get_int("ebizzy.touches"));
+    p.duration_ms = cfg.get_double(p.dedup ? "dedup.duration_ms" : "ebizzy.duration_ms");
+    p.seed = seed;
+    return guest::make_ebizzy_workload(p);
+  }
+  if (kind == "unixbench" || kind == "idle_wakeup") {
+    guest::IdlePowerParams p;
+    p.loop_cycles = static_cast<uint64_t>(cfg.get_int("unixbench.loop_cycles"));
+    p.wakeup_hz = cfg.get_double("idle.wakeup_hz");
+    p.duration_ms = cfg.get_double(kind == "unixbench" ? "unixbench.duration_ms" : "idle.duration_ms");
+    p.seed = seed;
+    return kind == "unixbench" ? guest::make_unixbench_workload(p) : guest::make_idle_wakeup_workload(p);
   }
   return nullptr;  // idle: every vCPU halts
 }
@@ -185,6 +211,10 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     raw.push_back(cores.back().get());
   }
   bus->set_identities(ids);
+  if (platform.power.present) {  // issue 6: C-state residency and turbo
+    power = std::make_unique<hw::PackagePower>(platform);
+    for (auto& c : cores) c->set_power(power.get());
+  }
   // Lookahead of each core: the smallest latency (an IPI or a cache-line transfer) from any
   // other CPU that runs something. Tasks are pinned, so a CPU with none never acts.
   std::vector<bool> active(static_cast<size_t>(n), false);
@@ -210,7 +240,18 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode",
                            "posted interrupts for noexit_pv (kvm.enable_apicv and a CPU with APICv)",
                            "noexit_pv on " + platform.name + (kp.enable_apicv ? "" : " with kvm.enable_apicv=false"));
-  const auto idle = cfg.get_string("guest.idle") == "poll" ? guest::GuestCpu::Idle::Poll : guest::GuestCpu::Idle::Halt;
+  if (cfg.get_bool("guest.pv_tlb_flush") && !cfg.get_bool("guest.steal_time"))
+    throw sim::ConfigError(cfg.source(), 0, "guest.pv_tlb_flush", "guest.steal_time=true (the flag lives in the steal-time area)", "guest.steal_time=false");
+  const std::string idle_name = cfg.get_string("guest.idle");
+  const auto idle = idle_name == "poll" ? guest::GuestCpu::Idle::Poll
+                    : idle_name == "mwait" ? guest::GuestCpu::Idle::Mwait
+                    : idle_name == "haltpoll" ? guest::GuestCpu::Idle::Haltpoll
+                                              : guest::GuestCpu::Idle::Halt;
+  // intel_idle needs MONITOR/MWAIT in the guest's CPUID, which KVM offers only with MWAIT
+  // exits disabled.
+  if (idle == guest::GuestCpu::Idle::Mwait && !(kp.disable_exits & kvm::KVM_X86_DISABLE_EXITS_MWAIT))
+    throw sim::ConfigError(cfg.source(), 0, "guest.idle", "kvm.disable_exits to contain mwait for guest.idle=mwait",
+                           "mwait with MWAIT exits enabled");
   for (int k = 0; k < nvms; ++k) {
     auto inst = std::make_unique<VmInstance>();
     VmInstance& vm = *inst;
@@ -236,7 +277,19 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
       vm.view.apic_ids.push_back(v.apic_id());
       vm.guest_vm.apic_ids.push_back(v.apic_id());
       if (kp.noexit_pv_ipi) vm.guest_vm.pi_descs.push_back(&v.pi_desc);
+      if (cfg.get_bool("guest.steal_time")) {  // kvm_guest_cpu_init wrote MSR_KVM_STEAL_TIME at boot
+        v.steal_time.enabled = true;
+        vm.guest_vm.steal_time.push_back(&v.steal_time);
+      }
     }
+    // kvm_guest_init: PV TLB flush needs steal time and more than one CPU.
+    // ... and no MWAIT in CPUID (kvm_guest_init: PV TLB flush and PV sched yield switch
+    // themselves off when the guest can idle with MWAIT, i.e. when its vCPUs own their CPUs).
+    vm.guest_vm.pv_tlb_flush = cfg.get_bool("guest.pv_tlb_flush") && cfg.get_bool("guest.steal_time") && vcpus > 1 &&
+                               !(kp.disable_exits & kvm::KVM_X86_DISABLE_EXITS_MWAIT);
+    vm.guest_vm.power = &platform.power;
+    vm.guest_vm.tsc_mhz = platform.tsc_mhz;
+    vm.guest_vm.guest_halt_poll_ns = static_cast<uint64_t>(cfg.get_int("guest.haltpoll_ns"));
     for (auto& g : vm.guests) g->set_vm(&vm.guest_vm);
     vm.view.platform = &platform;
     vms.push_back(std::move(inst));
@@ -254,6 +307,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   nested = make_nested(cfg, *this);
   for (auto& vm : vms) {
     const std::string& kind = kinds[static_cast<size_t>(vm->index)];
+    vm->workload_kind = kind;
     vm->workload = kind == "cyclictest" ? make_cyclictest(cfg, *this, *vm) : make_nested_workload(cfg, kind, *nested);
     if (!vm->workload) vm->workload = make_workload(cfg, kind, vm->index, vcpus, vm->kvm.get());
     if (vm->workload) vm->workload->setup(vm->view);

@@ -31,6 +31,7 @@ struct VmInstance {
   std::vector<std::unique_ptr<guest::GuestCpu>> guests;  // by vCPU index
   std::vector<kvm::VcpuThread*> vcpu_threads;             // by vCPU index
   std::unique_ptr<guest::Workload> workload;              // null: every vCPU idles
+  std::string workload_kind;                              // its workload.kind / vm.workloads entry
   guest::VmView view;
   guest::GuestVm guest_vm;
 };
@@ -53,6 +54,7 @@ class System {
   std::vector<kvm::VcpuThread*> vcpu_threads;     // every VM's, in VM order
   std::unique_ptr<kvm::Tracer> tracer;            // output.trace (else null)
   std::unique_ptr<NestedSetup> nested;            // nested.*: L2 in VM 0, clocksources (issue 7)
+  std::unique_ptr<hw::PackagePower> power;         // C-states and turbo (platforms with a power table)
 
   // Every VM's workload is done (VMs without one do not hold the run up; a run where no VM
   // has one ends at run.max_sim_ms).

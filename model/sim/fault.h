@@ -18,11 +18,12 @@ enum class Fault {
                       // exiting for one entry (SDM 26.2.1.1)            -> vmentry_check_failures
   TimeRegression,     // a core's local clock steps back 1 ns once        -> time_regressions
   TscMismatch,        // KVM writes a TSC offset it does not believe in   -> tsc_mismatches
+  LostTlbFlush,       // record_steal_time ignores one KVM_VCPU_FLUSH_TLB -> stale_tlb_uses
 };
 
 inline const std::vector<std::string>& fault_names() {
   static const std::vector<std::string> names = {"none", "lost_interrupt", "illegal_transition", "vmentry_check",
-                                                 "time_regression", "tsc_mismatch"};
+                                                 "time_regression", "tsc_mismatch", "lost_tlb_flush"};
   return names;
 }
 

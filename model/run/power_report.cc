@@ -1,0 +1,66 @@
+#include "run/power_report.h"
+
+#include <algorithm>
+
+#include "run/system.h"
+
+namespace run {
+
+// Per VM: host.cpu_pct (its vCPU threads' run time, 100 per fully busy thread, as top shows
+// a qemu process), and with a power table: freq_mhz (mean frequency of its CPUs while in
+// C0), cstate.c0_pct and cstate.deep_pct (C6 + C7 core residency of its CPUs' cores).
+// Unprefixed: freq.busy_mhz over the VMs that run a workload other than idle/idle_wakeup,
+// cstate.deep_pct / cstate.c0_pct over the idle ones, unixbench.score = loops/s scaled to
+// the busy cores' frequency (a CPU-bound loop scales with the clock; simulated time itself
+// runs at the nominal clock).
+void report_power(System& sys, sim::Picos end, std::map<std::string, double>& m, std::map<std::string, std::string>& files) {
+  const double span = static_cast<double>(std::max<sim::Picos>(end, 1));
+  hw::PackagePower* pw = sys.power.get();
+  if (pw) pw->finish(end);
+  double busy_mhz_w = 0, busy_c0 = 0, idle_deep = 0, idle_c0 = 0, idle_n = 0;
+  std::vector<int> table_cpus;
+  for (const auto& vm : sys.vms) {
+    const std::string prefix = "vm" + std::to_string(vm->index) + ".";
+    const bool idle_vm = vm->workload_kind == "idle" || vm->workload_kind == "idle_wakeup";
+    double exec = 0, mhz_w = 0, c0 = 0, deep = 0, c0_core = 0;
+    for (kvm::VcpuThread* t : vm->vcpu_threads) {
+      exec += static_cast<double>(t->sum_exec);
+      if (!pw) continue;
+      const int cpu = t->cpu;
+      table_cpus.push_back(cpu);
+      const double t_c0 = static_cast<double>(pw->thread_residency(cpu, hw::CState::C0));
+      mhz_w += pw->mean_c0_mhz(cpu) * t_c0;
+      c0 += t_c0;
+      deep += static_cast<double>(pw->core_residency(cpu, hw::CState::C6) + pw->core_residency(cpu, hw::CState::C7));
+      c0_core += static_cast<double>(pw->core_residency(cpu, hw::CState::C0));
+    }
+    const double n = static_cast<double>(std::max<size_t>(vm->vcpu_threads.size(), 1));
+    m[prefix + "host.cpu_pct"] = 100.0 * exec / span;
+    if (!pw) continue;
+    m[prefix + "freq_mhz"] = c0 > 0 ? mhz_w / c0 : 0.0;
+    m[prefix + "cstate.deep_pct"] = 100.0 * deep / (span * n);
+    m[prefix + "cstate.c0_pct"] = 100.0 * c0_core / (span * n);
+    if (idle_vm) {
+      idle_deep += deep;
+      idle_c0 += c0_core;
+      idle_n += n;
+    } else {
+      busy_mhz_w += mhz_w;
+      busy_c0 += c0;
+    }
+  }
+  if (!pw) return;
+  const double nominal = sys.platform.freq_mhz;
+  const double busy = busy_c0 > 0 ? busy_mhz_w / busy_c0 : nominal;
+  m["freq.busy_mhz"] = busy;
+  if (idle_n > 0) {
+    m["cstate.deep_pct"] = 100.0 * idle_deep / (span * idle_n);
+    m["cstate.c0_pct"] = 100.0 * idle_c0 / (span * idle_n);
+  }
+  if (auto it = m.find("unixbench.loops_per_s"); it != m.end()) m["unixbench.score"] = it->second * busy / nominal;
+  std::sort(table_cpus.begin(), table_cpus.end());
+  table_cpus.erase(std::unique(table_cpus.begin(), table_cpus.end()), table_cpus.end());
+  files["turbostat.csv"] = pw->turbostat_csv(table_cpus);
+}
+
+}  // namespace run

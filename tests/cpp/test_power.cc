@@ -1,0 +1,89 @@
+// Package power: turbo-bin selection by active cores, core/package C-state residency,
+// cpuidle's state choice, and the idle_power scenario's orderings (seed 000, cases 1-2).
+#include <gtest/gtest.h>
+
+#include "hw/power.h"
+#include "run_helpers.h"
+
+namespace {
+
+using hw::CState;
+using hw::PackagePower;
+using hw::Platform;
+
+TEST(Power, TurboBinFollowsActiveCoresOfThePackage) {
+  const Platform p = Platform::load("xeon-gold-6142");
+  ASSERT_TRUE(p.power.present);
+  ASSERT_EQ(p.power.turbo_mhz.size(), 16u);
+  PackagePower pw(p);
+  // Every thread starts in C0: 16 active cores per socket -> the all-core bin.
+  for (int c = 0; c < p.topology.cpus(); ++c) pw.set(c, CState::C6, 0);
+  pw.set(0, CState::C0, 0);  // one active core on socket 0
+  pw.finish(sim::ms(1));
+  EXPECT_DOUBLE_EQ(pw.mean_c0_mhz(0), p.power.turbo_mhz[0]);
+  // Three more busy cores: the 4-core bin; C1 counts as active, C6 does not.
+  for (int c = 1; c < 3; ++c) pw.set(c, CState::C0, sim::ms(1));
+  pw.set(3, CState::C1, sim::ms(1));
+  pw.finish(sim::ms(2));
+  EXPECT_DOUBLE_EQ(pw.mean_c0_mhz(1), p.power.turbo_mhz[3]);
+  EXPECT_DOUBLE_EQ(pw.mean_c0_mhz(0), (p.power.turbo_mhz[0] + p.power.turbo_mhz[3]) / 2);
+  // Every core busy: the all-core bin.
+  for (int c = 0; c < 16; ++c) pw.set(c, CState::C0, sim::ms(2));
+  pw.finish(sim::ms(3));
+  EXPECT_NEAR(pw.mean_c0_mhz(15), p.power.turbo_mhz[15], 1e-9);
+}
+
+TEST(Power, CoreIsInTheShallowestStateOfItsThreads) {
+  const Platform p = Platform::load("xeon-gold-6142");
+  PackagePower pw(p);
+  const int sibling = p.topology.siblings(0)[1];
+  pw.set(0, CState::C6, 0);
+  pw.set(sibling, CState::C1, 0);
+  pw.finish(sim::us(10));
+  EXPECT_EQ(pw.core_residency(0, CState::C1), sim::us(10));
+  EXPECT_EQ(pw.core_residency(0, CState::C6), 0u);
+  EXPECT_EQ(pw.thread_residency(0, CState::C6), sim::us(10));
+  // The package is in C0 while any core runs.
+  EXPECT_EQ(pw.package_residency(0, CState::C0), sim::us(10));
+}
+
+TEST(Power, CpuidleChoosesByTargetResidencyAndClampsToOfferedStates) {
+  const Platform p = Platform::load("xeon-gold-6142");
+  EXPECT_EQ(p.power.deepest_for(1), CState::C1);
+  EXPECT_EQ(p.power.deepest_for(50), CState::C1E);
+  EXPECT_EQ(p.power.deepest_for(1000), CState::C6);
+  EXPECT_EQ(p.power.clamp(CState::C7), CState::C6);  // SKX offers no C7
+  EXPECT_EQ(p.power.clamp(CState::C3), CState::C1E);
+}
+
+run::RunResult idle_power(const std::vector<std::string>& sets) {
+  auto s = sets;
+  s.push_back("unixbench.duration_ms=40");
+  s.push_back("idle.duration_ms=40");
+  s.push_back("run.progress=false");
+  return run::run_scenario(run::load_scenario_file(std::string(KVMSIM_SOURCE_DIR) + "/scenarios/idle_power.yaml", s));
+}
+
+// Seed 000 cases 1 and 2: idle=poll keeps the idle VM's cores in C0 (no turbo headroom);
+// MWAIT passthrough lets them sleep deeply and the busy VM's cores turbo higher. With HLT
+// exits the host sees the idle VM's threads mostly blocked (top's %CPU), unlike both.
+TEST(Power, IdlePollVersusMwaitPassthroughVersusHalt) {
+  const auto poll = idle_power({"guest.idle=poll", "kvm.disable_exits=[]"});
+  const auto mwait = idle_power({"guest.idle=mwait", "kvm.disable_exits=[mwait]"});
+  const auto halt = idle_power({"guest.idle=halt", "kvm.disable_exits=[]"});
+  using testutil::metric;
+  EXPECT_GT(metric(poll, "cstate.c0_pct"), 99.0);
+  EXPECT_EQ(metric(poll, "cstate.deep_pct"), 0.0);
+  EXPECT_GT(metric(mwait, "cstate.deep_pct"), 50.0);
+  EXPECT_GT(metric(mwait, "freq.busy_mhz"), metric(poll, "freq.busy_mhz"));
+  EXPECT_GT(metric(mwait, "unixbench.score"), metric(poll, "unixbench.score"));
+  EXPECT_GT(metric(poll, "vm1.host.cpu_pct"), 350.0);   // the seed's top: ~400% for both qemus
+  EXPECT_GT(metric(mwait, "vm1.host.cpu_pct"), 350.0);
+  EXPECT_LT(metric(halt, "vm1.host.cpu_pct"), 50.0);
+  EXPECT_GT(metric(halt, "cstate.deep_pct"), 50.0);
+  // Wake-up latency: polling answers at once; a deep C-state costs its exit latency.
+  EXPECT_LT(metric(poll, "vm1.idle.wakeup_latency_us.p99"), 5.0);
+  EXPECT_GT(metric(mwait, "vm1.idle.wakeup_latency_us.p99"), 100.0);
+}
+
+}  // namespace
