@@ -29,6 +29,22 @@ def version() -> str:
     return _kvmsim.version()
 
 
+def parse(source, format: str = "auto") -> dict:
+    """Parse a real tool's output with kvmsim's C++ parsers (the ones `kvmsim compare` uses).
+
+    `source` is the text or a path to a file; `format` is "auto" (detected from the content),
+    "perf-kvm-stat", "ftrace", "cyclictest", "vmexit" or "kvm-stats". Returns
+    {"format": ..., "result": {...}} with the shapes docs/validation.md lists. Truncated and
+    garbled input parses as far as it can (bad lines are counted, not fatal).
+    """
+    import json
+
+    if isinstance(source, _os.PathLike) or (isinstance(source, str) and "\n" not in source and _os.path.isfile(source)):
+        with open(source, encoding="utf-8", errors="replace") as f:
+            source = f.read()
+    return json.loads(_kvmsim.parse_tool_output(source, format))
+
+
 __version__ = version()
 
 __all__ = [
@@ -38,6 +54,7 @@ __all__ = [
     "Store",
     "SweepError",
     "open_store",
+    "parse",
     "plot",
     "resolve",
     "run",

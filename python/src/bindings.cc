@@ -26,6 +26,8 @@
 #include "run/runner.h"
 #include "run/schema.h"
 #include "sim/config.h"
+#include "validation/detect.h"
+#include "validation/json.h"
 
 namespace py = pybind11;
 
@@ -206,6 +208,36 @@ PYBIND11_MODULE(_kvmsim, m) {
       [](const std::string& name_or_path) { return hw::Platform::load(name_or_path).file; },
       py::arg("name_or_path"),
       "The file a scenario's `platform` value loads (searched as a run would search it).");
+
+  m.def(
+      "parse_tool_output",
+      [](const std::string& text, const std::string& format) {
+        namespace v = validation;
+        v::Format f = v::Format::Unknown;
+        if (format == "auto") {
+          f = v::detect_format(text);
+        } else {
+          for (v::Format c : {v::Format::PerfKvmStat, v::Format::Ftrace, v::Format::Cyclictest, v::Format::VmexitLog,
+                              v::Format::KvmStats})
+            if (format == v::to_string(c)) f = c;
+          if (f == v::Format::Unknown)
+            throw py::value_error("format '" + format +
+                                  "': expected auto, perf-kvm-stat, ftrace, cyclictest, vmexit or kvm-stats");
+        }
+        nlohmann::json r;
+        switch (f) {
+          case v::Format::PerfKvmStat: r = v::to_json(v::parse_perf_kvm_stat(text)); break;
+          case v::Format::Ftrace: r = v::to_json(v::parse_ftrace_kvm(text)); break;
+          case v::Format::Cyclictest: r = v::to_json(v::parse_cyclictest(text)); break;
+          case v::Format::VmexitLog: r = v::to_json(v::parse_vmexit_log(text)); break;
+          case v::Format::KvmStats: r = v::to_json(v::parse_kvm_stats(text)); break;
+          default: throw py::value_error("the text is not output of a tool kvmsim reads (perf kvm stat, trace-cmd/ftrace, "
+                                         "cyclictest, kvm-unit-tests vmexit, KVM stats)");
+        }
+        return nlohmann::json{{"format", v::to_string(f)}, {"result", r}}.dump();
+      },
+      py::arg("text"), py::arg("format") = "auto",
+      "Parse a real tool's output (the C++ parsers of `kvmsim compare`): JSON text {format, result}.");
 
   m.def("version", [] { return std::string(run::version()); }, "kvmsim version string");
 }
