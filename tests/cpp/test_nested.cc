@@ -362,7 +362,9 @@ TEST(NestedScenario, CpuidLoopOrderingComesFromCountedTraps) {
   EXPECT_NEAR(l2.at("nested.phase.total_cycles"), l2.at("cpuid_loop.cycles"), 0.02 * l2.at("cpuid_loop.cycles"));
   for (const auto* m : {&l2, &ev, &sh})
     for (const auto& [k, v] : *m)
-      if (k.starts_with("invariant.")) EXPECT_EQ(v, 0) << k;
+      if (k.starts_with("invariant.")) {
+        EXPECT_EQ(v, 0) << k;
+      }
 }
 
 TEST(NestedScenario, ClockGettimeStableOnlyWithTscBasedL1Clock) {
@@ -419,7 +421,9 @@ TEST(NestedScenario, KbuildEvmcsTradesTheHvTimerForFewerTraps) {
   EXPECT_LT(ev.at("kbuild.seconds"), l2.at("kbuild.seconds"));
   for (const auto* m : {&l2, &ev})
     for (const auto& [name, v] : *m)
-      if (name.starts_with("invariant.")) EXPECT_EQ(v, 0) << name;
+      if (name.starts_with("invariant.")) {
+        EXPECT_EQ(v, 0) << name;
+      }
 }
 
 // Level 0 is bare metal (vm.bare_metal): CPUID is a native instruction, clock_gettime reads

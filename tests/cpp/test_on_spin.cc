@@ -203,7 +203,9 @@ TEST(OnSpin, IshiguroIpiAwareSkipsHaltedReceiversOfOthersIpis) {
     vm.kvm->note_ipi(vm.v(2), halted);
     halted.requests |= kvm::KVM_REQ_EVENT;  // dy_runnable
     EXPECT_EQ(vm.spin(0), aware ? -1 : 1) << aware;
-    if (aware) EXPECT_EQ(vm.spin(2), 1);  // its sender does boost it
+    if (aware) {  // its sender does boost it
+      EXPECT_EQ(vm.spin(2), 1);
+    }
   }
 }
 

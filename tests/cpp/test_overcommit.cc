@@ -115,7 +115,9 @@ TEST(Overcommit, PleStormAtFourVmsNotAtOne) {
   EXPECT_GT(metric(four, "directed_yield.successful"), 0.0);
   EXPECT_EQ(metric(one, "directed_yield.attempted"), 0.0);
   for (const auto& [k, v] : four.metrics)
-    if (k.rfind("invariant.", 0) == 0) EXPECT_EQ(v, 0.0) << k;
+    if (k.rfind("invariant.", 0) == 0) {
+      EXPECT_EQ(v, 0.0) << k;
+    }
 }
 
 TEST(Overcommit, IshiguroMitigationsCutPleExitsWithoutLosingThroughput) {
@@ -166,7 +168,9 @@ TEST(Overcommit, LoadBalancerMovesOnlyTasksWithACpusetAndOnlyWhenOn) {
     all.insert(all.end(), sets.begin(), sets.end());
     const run::RunResult r = storm(all);
     for (const auto& [k, v] : r.metrics)
-      if (k.rfind("invariant.", 0) == 0) EXPECT_EQ(v, 0.0) << k;
+      if (k.rfind("invariant.", 0) == 0) {
+        EXPECT_EQ(v, 0.0) << k;
+      }
     return metric(r, "host.migrations");
   };
   EXPECT_EQ(migrations({}), 0.0);

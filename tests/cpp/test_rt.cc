@@ -37,7 +37,9 @@ run::RunResult run_rt(const std::string& mode, const std::vector<std::string>& s
 
 void expect_invariants_zero(const run::RunResult& r) {
   for (const auto& [k, v] : r.metrics)
-    if (k.rfind("invariant.", 0) == 0) EXPECT_EQ(v, 0.0) << k;
+    if (k.rfind("invariant.", 0) == 0) {
+      EXPECT_EQ(v, 0.0) << k;
+    }
 }
 
 TEST(Cyclictest, OutputParsesBackWithTheCyclictestParser) {

@@ -69,7 +69,9 @@ TEST(StealTime, AtomicXchgNeverLosesAFlushRequest) {
     const Outcome o = run(order, true);
     // Whenever the guest skipped the IPI, the host's entry flushed on its behalf; a guest
     // that came too late saw the byte cleared and sent the IPI instead.
-    if (o.guest_skipped_ipi) EXPECT_TRUE(o.host_flushed);
+    if (o.guest_skipped_ipi) {
+      EXPECT_TRUE(o.host_flushed);
+    }
     EXPECT_FALSE(o.ran_preempted_flag);
     skipped += o.guest_skipped_ipi;
   }
