@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "hw/platform.h"
+#include "sim/count_timeline.h"
 #include "kvm/params.h"
 #include "kvm/trace.h"
 #include "kvm/vcpu.h"
@@ -50,7 +51,7 @@ class Kvm : public hw::IcrMonitor {
     uint32_t old_window, new_window;
   };
   std::vector<PleWindowEvent> ple_window_trace;
-  std::vector<uint32_t> pause_exits_per_ms;
+  sim::CountTimeline pause_exits_per_ms;  // PLE exits over time (1-ms bins, coarsened on long runs)
   // Seed 003 patch 2: an IPI from `sender` to a scheduled-out `target` sets sender's bit.
   void note_ipi(const Vcpu& sender, Vcpu& target) {
     if (params_.ishiguro_ipi_aware && target.scheduled_out) target.ipi_received |= 1ull << (sender.vcpu_id & 63);

@@ -673,10 +673,7 @@ ExitResult Vcpu::handle_pause(VmxCpu& c, const ExitInfo&) {
   const uint32_t old = ple_window;
   ++stat.ple_exits;
   stat.ple_window_sum += ple_window;
-  if (const size_t ms = static_cast<size_t>(c.now() / sim::ms(1)); ms < (1u << 20)) {
-    if (kvm.pause_exits_per_ms.size() <= ms) kvm.pause_exits_per_ms.resize(ms + 1, 0);
-    ++kvm.pause_exits_per_ms[ms];
-  }
+  kvm.pause_exits_per_ms.add(c.now());
   ple_window = grow_ple_window(ple_window, p.ple_window, p.ple_window_grow, p.ple_window_max);
   if (ple_window != old) note_ple_window(c, old);
   kvm_vcpu_on_spin(c, *this, true);

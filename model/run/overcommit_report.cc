@@ -16,10 +16,13 @@ void collect_overcommit(System& sys, sim::Picos end, RunResult& r) {
   double ops_all = 0;
   std::ostringstream trace, timeline;
   timeline << "ms";
+  sim::Picos width = sim::ms(1);  // the coarsest VM's bin width (powers of two of 1 ms)
+  for (const auto& vm : sys.vms) width = std::max(width, vm->kvm->pause_exits_per_ms.bin());
   size_t bins = 0;
   for (const auto& vm : sys.vms) {
     timeline << ',' << vm->kvm->name();
-    bins = std::max(bins, vm->kvm->pause_exits_per_ms.size());
+    const auto& t = vm->kvm->pause_exits_per_ms;
+    bins = std::max(bins, static_cast<size_t>((static_cast<sim::Picos>(t.counts().size()) * t.bin() + width - 1) / width));
     for (int i = 0; i < vm->kvm->nr_vcpus(); ++i) {
       const kvm::Vcpu& v = vm->kvm->vcpu(i);
       attempted += v.stat.directed_yield_attempted;
@@ -50,10 +53,9 @@ void collect_overcommit(System& sys, sim::Picos end, RunResult& r) {
       trace << line;
     }
   }
-  for (size_t b = 0; b < bins; ++b) {
-    timeline << '\n' << b;
-    for (const auto& vm : sys.vms)
-      timeline << ',' << (b < vm->kvm->pause_exits_per_ms.size() ? vm->kvm->pause_exits_per_ms[b] : 0u);
+  for (size_t b = 0; b < bins; ++b) {  // "ms": each bin's start
+    timeline << '\n' << static_cast<uint64_t>(b) * static_cast<uint64_t>(width / sim::ms(1));
+    for (const auto& vm : sys.vms) timeline << ',' << vm->kvm->pause_exits_per_ms.count_in(width, b);
   }
   timeline << '\n';
   m["directed_yield.attempted"] = static_cast<double>(attempted);
