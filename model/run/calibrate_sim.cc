@@ -49,20 +49,10 @@ std::vector<double> CalibrationSim::operator()(const std::vector<double>& costs)
     const RunResult r = run_scenario(load_scenario_file(perf_scenario_, psets));
     // Mean kvm_exit-to-kvm_entry time per reason over every vCPU (exits_by_vcpu.csv).
     std::map<std::string, std::pair<double, double>> by_reason;  // reason -> (n, sum us)
-    std::istringstream csv(r.exits_by_vcpu_csv);
-    std::string line;
-    std::getline(csv, line);
-    while (std::getline(csv, line)) {
-      std::istringstream f(line);
-      std::string vm, vcpu, reason, count, mean;
-      std::getline(f, vm, ',');
-      std::getline(f, vcpu, ',');
-      std::getline(f, reason, ',');
-      std::getline(f, count, ',');
-      std::getline(f, mean, ',');
-      auto& [n, sum] = by_reason[reason];
-      n += std::stod(count);
-      sum += std::stod(count) * std::stod(mean);
+    for (const ExitRow& row : parse_exits_by_vcpu_csv(r.exits_by_vcpu_csv)) {
+      auto& [n, sum] = by_reason[row.reason];
+      n += static_cast<double>(row.count);
+      sum += static_cast<double>(row.count) * row.mean_us;
     }
     for (size_t j = 0; j < targets_.size(); ++j)
       if (targets_[j].kind == "perf")

@@ -326,6 +326,30 @@ void write_results(const RunResult& r, const std::string& dir) {
   for (const auto& [name, text] : r.files) write(name, text);
 }
 
+std::vector<ExitRow> parse_exits_by_vcpu_csv(const std::string& csv) {
+  std::vector<ExitRow> rows;
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header: vm,vcpu,reason,count,mean_us,max_us
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string vcpu, count, mean, max;
+    ExitRow r;
+    std::getline(f, r.vm, ',');
+    std::getline(f, vcpu, ',');
+    std::getline(f, r.reason, ',');
+    std::getline(f, count, ',');
+    std::getline(f, mean, ',');
+    std::getline(f, max, ',');
+    r.vcpu = std::stoi(vcpu);
+    r.count = std::stoull(count);
+    r.mean_us = std::stod(mean);
+    r.max_us = std::stod(max);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
 std::string format_summary(const RunResult& r) {
   std::ostringstream o;
   const auto& s = r.summary;

@@ -2,6 +2,7 @@
 // workload is done, and collect everything a result folder holds.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -40,6 +41,16 @@ RunResult run_scenario(const sim::Config& cfg, const RunOptions& opts = {});
 
 // Writes summary.json, exits_by_vcpu.csv and the text outputs into `dir` (created).
 void write_results(const RunResult& r, const std::string& dir);
+
+// One row of exits_by_vcpu.csv, read back (calibration and tests use the simulator's own CSV).
+struct ExitRow {
+  std::string vm;
+  int vcpu = 0;
+  std::string reason;
+  uint64_t count = 0;
+  double mean_us = 0, max_us = 0;
+};
+std::vector<ExitRow> parse_exits_by_vcpu_csv(const std::string& csv);
 
 // The human-readable summary `kvmsim run` prints.
 std::string format_summary(const RunResult& r);

@@ -24,19 +24,7 @@ run::RunResult run_mix(const std::vector<std::string>& sets) {
 // (vm, vcpu, reason) -> (count, mean_us) from exits_by_vcpu.csv
 std::map<std::tuple<std::string, int, std::string>, std::pair<uint64_t, double>> csv_rows(const std::string& csv) {
   std::map<std::tuple<std::string, int, std::string>, std::pair<uint64_t, double>> out;
-  std::istringstream in(csv);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string vm, vcpu, reason, count, mean;
-    std::getline(f, vm, ',');
-    std::getline(f, vcpu, ',');
-    std::getline(f, reason, ',');
-    std::getline(f, count, ',');
-    std::getline(f, mean, ',');
-    out[{vm, std::stoi(vcpu), reason}] = {std::stoull(count), std::stod(mean)};
-  }
+  for (const run::ExitRow& r : run::parse_exits_by_vcpu_csv(csv)) out[{r.vm, r.vcpu, r.reason}] = {r.count, r.mean_us};
   return out;
 }
 
