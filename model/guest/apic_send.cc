@@ -1,5 +1,6 @@
 // The guest's APIC driver send paths (Linux arch/x86/kernel/apic/x2apic_phys.c,
-// x2apic_cluster.c, arch/x86/kernel/kvm.c), one per IpiMode.
+// x2apic_cluster.c, arch/x86/kernel/kvm.c), one per IpiMode. As in __prepare_ICR, a send
+// to NMI_VECTOR is an NMI (delivery mode NMI, vector field 0).
 #include <algorithm>
 
 #include "guest/guest_cpu.h"
@@ -15,11 +16,14 @@ Task<> GuestCpu::send_ipi_mask(std::vector<int> targets, uint8_t vector) {
   std::vector<uint32_t> ids;
   ids.reserve(targets.size());
   for (int t : targets) ids.push_back(vm.apic_ids[static_cast<size_t>(t)]);
+  const bool nmi = vector == hw::NMI_VECTOR;
   hw::Icr icr;
-  icr.vector = vector;
+  icr.vector = nmi ? 0 : vector;
+  icr.mode = nmi ? hw::DeliveryMode::NMI : hw::DeliveryMode::Fixed;
   icr.level_assert = true;
   switch (vm.ipi_mode) {
     case IpiMode::X2apicPhysical:
+    case IpiMode::Ipiv:  // the same ICR writes; the CPU virtualizes the fixed ones
       for (uint32_t id : ids) {
         icr.dest = id;
         co_await wrmsr(hw::MSR_X2APIC_ICR, icr.encode_x2apic());
@@ -33,11 +37,20 @@ Task<> GuestCpu::send_ipi_mask(std::vector<int> targets, uint8_t vector) {
       }
       break;
     case IpiMode::Pv: {
-      const uint64_t icr_low = static_cast<uint64_t>(vector);  // APIC_DM_FIXED | vector
+      // APIC_DM_FIXED | vector, or APIC_DM_NMI
+      const uint64_t icr_low = nmi ? (uint64_t{4} << hw::APIC_ICR_DM_SHIFT) : static_cast<uint64_t>(vector);
       for (const PvIpiWindow& w : pv_ipi_windows(ids)) co_await vmcall(10 /*KVM_HC_SEND_IPI*/, w.low, w.high, w.min, icr_low);
       break;
     }
     case IpiMode::NoexitPv:
+      if (nmi) {
+        // Seed 002: special IPIs go to KVM through MSR_KVM_PV_ICR, which exits.
+        for (uint32_t id : ids) {
+          icr.dest = id;
+          co_await wrmsr(hw::MSR_KVM_PV_ICR, icr.encode_x2apic());
+        }
+        break;
+      }
       // Post into the target's descriptor, then notify its physical CPU with the
       // descriptor's own NV and NDST; the ICR write is not intercepted.
       for (int t : targets) {

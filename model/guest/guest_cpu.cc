@@ -6,8 +6,9 @@ GuestCpu::GuestCpu(int index, const hw::CostTable& costs) : index_(index), costs
   threads_.reserve(8);
 }
 
-void GuestCpu::push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl) {
+void GuestCpu::push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl, bool nmi) {
   Thread th;
+  th.is_nmi = nmi;
   th.saved_cpl = saved_cpl;
   th.leaf = t.handle();
   th.task = std::move(t);
@@ -36,7 +37,9 @@ void GuestCpu::retire_finished() {
     const bool handler = threads_.back().is_handler;
     const bool saved_if = threads_.back().saved_if;
     const uint8_t saved_cpl = threads_.back().saved_cpl;
+    const bool nmi = threads_.back().is_nmi;
     threads_.pop_back();
+    if (nmi) regs.nmi_blocked = false;
     if (handler) {
       regs.rflags_if = saved_if;
       regs.cpl = saved_cpl;
@@ -70,6 +73,23 @@ void GuestCpu::deliver_interrupt(uint8_t vector) {
       co_await g.apic_eoi();
     }(*this), true, saved_if, saved_cpl);
   }
+}
+
+// NMI through IDT vector 2: like an interrupt gate (IF cleared) and blocking NMIs until
+// IRET; no EOI (NMIs do not go through the ISR).
+void GuestCpu::deliver_nmi() {
+  ++interrupts_;
+  ++nmis_;
+  const bool saved_if = regs.rflags_if;
+  const uint8_t saved_cpl = regs.cpl;
+  regs.cpl = 0;
+  regs.rflags_if = false;
+  regs.sti_shadow = false;
+  regs.nmi_blocked = true;
+  Task<> t = nmi_handler_ ? nmi_handler_(*this, hw::NMI_VECTOR) : [](GuestCpu& g) -> Task<> {
+    co_await g.compute(static_cast<uint64_t>(g.costs().guest_nmi_handler));
+  }(*this);
+  push_thread(std::move(t), true, saved_if, saved_cpl, true);
 }
 
 GuestCpu::OpAwaiter GuestCpu::apic_write(uint32_t offset, uint32_t value) {

@@ -52,6 +52,10 @@ class GuestCpu : public hw::GuestSoftware {
   hw::GuestOp& current_op() override { return threads_.back().op; }
   void complete_op() override;
   void deliver_interrupt(uint8_t vector) override;
+  void deliver_nmi() override;
+  // The NMI handler (default: the NMI entry and handler list, guest.nmi_handler cycles).
+  void set_nmi_handler(IsrFactory h) { nmi_handler_ = std::move(h); }
+  uint64_t nmis_taken() const { return nmis_; }
 
   // --- Operations (each awaitable yields the instruction's result) ---
   struct OpAwaiter {
@@ -125,8 +129,9 @@ class GuestCpu : public hw::GuestSoftware {
     bool saved_if = true;  // RFLAGS.IF to restore on IRET
     uint8_t saved_cpl = 0; // CPL to restore on IRET (an interrupt runs its handler at CPL 0)
     bool is_handler = false;
+    bool is_nmi = false;   // IRET unblocks NMIs
   };
-  void push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl = 0);
+  void push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl = 0, bool nmi = false);
   void retire_finished();
   static Task<> idle_loop(GuestCpu& g);
   static Task<> poll_idle_loop(GuestCpu& g);
@@ -152,6 +157,8 @@ class GuestCpu : public hw::GuestSoftware {
   const GuestVm* vm_ = nullptr;
   uint64_t ipi_sends_ = 0;
   uint64_t interrupts_ = 0;
+  uint64_t nmis_ = 0;
+  IsrFactory nmi_handler_;
 };
 
 }  // namespace guest

@@ -9,6 +9,7 @@ IpiMode ipi_mode_from_string(const std::string& s) {
   if (s == "x2apic_cluster") return IpiMode::X2apicCluster;
   if (s == "pv") return IpiMode::Pv;
   if (s == "noexit_pv") return IpiMode::NoexitPv;
+  if (s == "ipiv") return IpiMode::Ipiv;
   throw std::invalid_argument("unknown IPI mode '" + s + "'");
 }
 
@@ -18,6 +19,7 @@ const char* to_string(IpiMode m) {
     case IpiMode::X2apicCluster: return "x2apic_cluster";
     case IpiMode::Pv: return "pv";
     case IpiMode::NoexitPv: return "noexit_pv";
+    case IpiMode::Ipiv: return "ipiv";
   }
   return "?";
 }

@@ -21,6 +21,7 @@ enum class IpiMode : uint8_t {
   X2apicCluster,   // x2apic_cluster: one ICR write per cluster of 16 logical ids
   Pv,              // kvm_send_ipi_mask: KVM_HC_SEND_IPI with 128-id bitmaps
   NoexitPv,        // seed 002: post into the target's PI descriptor, ICR not intercepted
+  Ipiv,            // x2apic_phys on a host with IPI virtualization (the CPU posts the ICR write)
 };
 
 IpiMode ipi_mode_from_string(const std::string& s);

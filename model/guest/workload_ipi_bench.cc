@@ -21,12 +21,13 @@ class IpiBench : public Workload {
     for (size_t i = 1; i < n; ++i) {
       for (uint8_t v : {hw::CALL_FUNCTION_SINGLE_VECTOR, hw::CALL_FUNCTION_VECTOR})
         vm.cpus[i]->set_isr(v, [this, i](GuestCpu& g, uint8_t) { return call_function_isr(g, i); });
+      if (p_.nmi) vm.cpus[i]->set_nmi_handler([this, i](GuestCpu& g, uint8_t) { return nmi_handler(g, i); });
     }
     tsc_mhz_ = vm.platform ? vm.platform->tsc_mhz : 1000.0;
     vm.cpus[0]->start(main(*vm.cpus[0]));
   }
   bool done() const override { return done_; }
-  double progress() const override { return static_cast<double>(step_) / 3.0; }
+  double progress() const override { return static_cast<double>(step_) / (p_.nmi ? 4.0 : 3.0); }
 
   void report(std::map<std::string, double>& m, std::map<std::string, std::string>&) const override {
     if (single_.count()) m["ipi.single_ns"] = single_.summary().mean();
@@ -37,6 +38,10 @@ class IpiBench : public Workload {
     if (broadcast_.count()) {
       m["ipi.broadcast_ns"] = broadcast_.summary().mean();
       m["ipi.broadcast_ns.p99"] = broadcast_.quantile(0.99);
+    }
+    if (nmi_broadcast_.count()) {
+      m["ipi.nmi_broadcast_ns"] = nmi_broadcast_.summary().mean();
+      m["ipi.nmi_broadcast_ns.p99"] = nmi_broadcast_.quantile(0.99);
     }
   }
 
@@ -89,7 +94,25 @@ class IpiBench : public Workload {
       co_await g.compute(20000);
     }
     ++step_;
+    // nmi_trigger_cpumask_backtrace: mark every other CPU in the mask, NMI them, wait for
+    // each handler to clear its bit.
+    for (uint64_t i = 0; p_.nmi && i < p_.iterations; ++i) {
+      const uint64_t t0 = co_await g.rdtsc();
+      for (int t : others) co_await lock_csd(g, static_cast<size_t>(t));
+      co_await g.send_ipi_mask(others, hw::NMI_VECTOR);
+      for (int t : others) co_await wait_csd(g, static_cast<size_t>(t));
+      const uint64_t t1 = co_await g.rdtsc();
+      nmi_broadcast_.record(to_ns(t1 - t0));
+      co_await g.compute(20000);
+    }
+    if (p_.nmi) ++step_;
     done_ = true;
+  }
+
+  // nmi_cpu_backtrace: the NMI entry and handler, then clear this CPU's bit.
+  Task<> nmi_handler(GuestCpu& g, size_t self) {
+    co_await g.compute(static_cast<uint64_t>(g.costs().guest_nmi_handler));
+    co_await g.store(*csd_[self], 0);
   }
 
   // generic_smp_call_function_(single_)interrupt: run the function, release the csd, EOI.
@@ -104,7 +127,7 @@ class IpiBench : public Workload {
   VmView vm_;
   std::vector<std::unique_ptr<hw::MemLine>> csd_;
   double tsc_mhz_ = 1000.0;
-  sim::Histogram single_, roundtrip_, broadcast_;
+  sim::Histogram single_, roundtrip_, broadcast_, nmi_broadcast_;
   int step_ = 0;
   bool done_ = false;
 };

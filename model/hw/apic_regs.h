@@ -76,6 +76,11 @@ inline constexpr uint32_t MSR_X2APIC_TMCCT = x2apic_msr(APIC_TMCCT);      // 0x8
 inline constexpr uint32_t MSR_X2APIC_TDCR = x2apic_msr(APIC_TDCR);        // 0x83E
 inline constexpr uint32_t MSR_X2APIC_SELF_IPI = x2apic_msr(APIC_SELF_IPI);  // 0x83F
 static_assert(MSR_X2APIC_ICR == 0x830 && MSR_X2APIC_SELF_IPI == 0x83F);
+// Seed 002 (NoExit PV IPI, not upstream): the guest sends NMI/SMI/INIT/SIPI by writing an
+// x2APIC-format ICR value here; KVM intercepts it. The seed gives no number: this one sits
+// in KVM's PV MSR range (0x4b564dxx) past the assigned ones; outside the MSR bitmap's
+// ranges, so it always exits.
+inline constexpr uint32_t MSR_KVM_PV_ICR = 0x4b564d80;
 
 // --- Other MSRs ---
 inline constexpr uint32_t MSR_IA32_APICBASE = 0x1B;
@@ -179,6 +184,7 @@ inline constexpr uint8_t APIC_FIRST_LEGAL_VECTOR = 16;
 constexpr bool apic_vector_legal(uint8_t v) { return v >= APIC_FIRST_LEGAL_VECTOR; }
 
 // --- System vectors used by Linux/KVM (arch/x86/include/asm/irq_vectors.h) ---
+inline constexpr uint8_t NMI_VECTOR = 0x02;  // an IPI "to" it is sent with APIC_DM_NMI
 inline constexpr uint8_t LOCAL_TIMER_VECTOR = 0xec;
 inline constexpr uint8_t POSTED_INTR_NESTED_VECTOR = 0xf0;
 inline constexpr uint8_t POSTED_INTR_WAKEUP_VECTOR = 0xf1;

@@ -240,6 +240,8 @@ int Core::vmentry_check_failures(const Vmcs& v) const {
   if ((pin & PIN_BASED_VMX_PREEMPTION_TIMER) && !platform_.vmx.preemption_timer) ++fails;
   if ((pin & PIN_BASED_POSTED_INTR) && !platform_.vmx.posted_interrupts) ++fails;
   if (vid && !platform_.vmx.apicv) ++fails;
+  // IPI virtualization needs the CPU feature, a TPR shadow and a PID-pointer table.
+  if ((v.tertiary() & TERTIARY_EXEC_IPI_VIRT) && (!platform_.vmx.ipiv || !(primary & CPU_BASED_TPR_SHADOW) || !v.pid_table)) ++fails;
   return fails;
 }
 
@@ -299,7 +301,8 @@ void Core::vmenter(Vmcs& vmcs, GuestSoftware& guest) {
   if (inj & INTR_INFO_VALID_MASK) {
     vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, 0);
     charge(vmcs.native ? costs_.cpu_interrupt_delivery : costs_.vmx_event_injection);
-    guest_->deliver_interrupt(static_cast<uint8_t>(inj & 0xFF));
+    if ((inj & INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR) guest_->deliver_nmi();
+    else guest_->deliver_interrupt(static_cast<uint8_t>(inj & 0xFF));
   }
   // The VMX-preemption timer counts down each time bit `rate` of the TSC changes.
   preempt_at_ = sim::kNever;
@@ -506,10 +509,18 @@ void Core::run_guest(sim::Picos now) {
       if (reentered()) continue;
       return;
     }
-    if ((vmcs_->primary() & CPU_BASED_INTR_WINDOW_EXITING) && regs.rflags_if && !regs.sti_shadow) {
-      vmexit(EXIT_REASON_INTERRUPT_WINDOW);
-      if (reentered()) continue;
-      return;
+    if (const uint32_t primary = vmcs_->primary(); primary & (CPU_BASED_INTR_WINDOW_EXITING | CPU_BASED_NMI_WINDOW_EXITING)) [[unlikely]] {
+      // NMI window first (SDM 26.7.6: an NMI-window exit takes priority over an interrupt window).
+      if ((primary & CPU_BASED_NMI_WINDOW_EXITING) && !regs.nmi_blocked) {
+        vmexit(EXIT_REASON_NMI_WINDOW);
+        if (reentered()) continue;
+        return;
+      }
+      if ((primary & CPU_BASED_INTR_WINDOW_EXITING) && regs.rflags_if && !regs.sti_shadow) {
+        vmexit(EXIT_REASON_INTERRUPT_WINDOW);
+        if (reentered()) continue;
+        return;
+      }
     }
     deliver_virtual_interrupt();
     GuestOp& op = guest_->current_op();
@@ -790,6 +801,15 @@ bool Core::execute_msr(GuestOp& op, bool write) {
       retire();
       return true;
     }
+    if (msr == MSR_X2APIC_ICR && (vmcs_->tertiary() & TERTIARY_EXEC_IPI_VIRT)) [[unlikely]] {
+      // IPI virtualization: the write lands in the virtual-APIC page, then the CPU posts it
+      // or traps (hw/ipiv.h).
+      charge(costs_.vmx_virtual_apic_access);
+      const Icr icr = Icr::decode_x2apic(op.a);  // before retire(): the guest moves on to its next op
+      va.set_icr(op.a);
+      retire();
+      return virtualize_icr_write(icr);
+    }
     // Anything else reaches the physical x2APIC (only with passthrough configurations).
     if (msr != MSR_X2APIC_ICR) return physical_msr(op, write);
     if (write && msr == MSR_X2APIC_ICR) {
@@ -899,6 +919,8 @@ bool Core::execute_mmio(GuestOp& op, bool write) {
     va.write(offset, static_cast<uint32_t>(op.c));
     charge(costs_.vmx_virtual_apic_access);
     retire();
+    if (offset == APIC_ICR_LOW && (vmcs_->tertiary() & TERTIARY_EXEC_IPI_VIRT))
+      return virtualize_icr_write(Icr::decode_xapic(va.icr_low(), va.icr_high()));
     vmexit(EXIT_REASON_APIC_WRITE, offset);
     return false;
   }

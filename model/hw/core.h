@@ -96,6 +96,8 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t posted_intr_notifications() const { return pi_notifications_; }
   uint64_t virtual_self_ipis() const { return virtual_self_ipis_; }
   uint64_t guest_posts() const { return guest_posts_; }
+  uint64_t ipiv_posts() const { return ipiv_posts_; }  // ICR writes IPI virtualization posted
+  uint64_t ipiv_suppressed() const { return ipiv_suppressed_; }  // ... without a notification (SN set)
   uint64_t direct_guest_interrupts() const { return direct_guest_interrupts_; }  // DirectIRQ
   uint64_t isolation_violations() const { return isolation_violations_; }
   uint64_t coalesced_interrupts() const { return coalesced_; }
@@ -143,6 +145,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   bool physical_msr(GuestOp& op, bool write);  // an access that reaches the physical LAPIC
   bool execute_pause_loop(GuestOp& op, sim::Picos spin_start);
   bool execute_tlb(GuestOp& op);             // TlbAccess, Invlpg (core_issue6.cc)
+  bool virtualize_icr_write(const Icr& icr);  // IPI virtualization (core_ipiv.cc)
   bool virtual_eoi();
   void vmexit(uint16_t reason, uint64_t qualification = 0, uint32_t intr_info = 0);
   void retire(uint64_t result = 0);
@@ -203,6 +206,7 @@ class Core : public sc_core::sc_module, public VmxCpu {
   uint64_t exits_ = 0, entries_ = 0;
   uint64_t pi_notifications_ = 0;
   uint64_t virtual_self_ipis_ = 0, coalesced_ = 0, guest_posts_ = 0, isolation_violations_ = 0;
+  uint64_t ipiv_posts_ = 0, ipiv_suppressed_ = 0;
   uint64_t entry_check_failures_ = 0, time_regressions_ = 0;
   // The last kRecent transitions, for a violation's timeline (a few stores per event).
   enum class Recent : uint8_t { Exit, Entry, Interrupt, IpiSent };

@@ -75,6 +75,7 @@ struct GuestRegs {
   uint8_t cpl = 0;          // 0 kernel, 3 user
   uint64_t result = 0;      // destination register of the current operation
   bool skip_pending = false; // KVM advanced RIP past the exiting instruction: it retires at entry
+  bool nmi_blocked = false;  // blocking by NMI: from NMI delivery to the handler's IRET (SDM 6.7.1)
   int64_t op_time_ps = 0;   // model-level: when the last TlbAccess/TimedAccess ran (checkers)
 };
 
@@ -91,6 +92,11 @@ class GuestSoftware {
   // Deliver an interrupt through the IDT: the handler runs on top of the interrupted
   // operation, which resumes after IRET. Clears IF, as an interrupt gate does.
   virtual void deliver_interrupt(uint8_t vector) = 0;
+  // Deliver an NMI (IDT vector 2): blocks further NMIs until the handler's IRET.
+  virtual void deliver_nmi() {
+    regs.nmi_blocked = true;
+    deliver_interrupt(2);
+  }
   GuestRegs regs;
 };
 

@@ -16,6 +16,7 @@ namespace hw {
 class LapicRegisters;
 struct PiDesc;
 struct Icr;
+struct PidPointerTable;
 
 // Model-level observer (not architectural) for configurations that let the guest write
 // the physical ICR (NoExit PV IPI): says whether a write stays inside the VM.
@@ -108,7 +109,10 @@ class IcrMonitor {
   X(HOST_CR0, 0x6C00)                                         \
   X(HOST_CR4, 0x6C04)                                         \
   X(HOST_FS_BASE, 0x6C06)                                     \
-  X(HOST_GS_BASE, 0x6C08)
+  X(HOST_GS_BASE, 0x6C08)                                     \
+  /* IPI virtualization (issue 4; SDM 25.6.2 tertiary controls, 25.6.8 "IPI virtualization") */ \
+  X(LAST_PID_POINTER_INDEX, 0x0008)                           \
+  X(PID_POINTER_TABLE, 0x2042)
 
 enum class VmcsField : uint8_t {
 #define KVMSIM_X(name, enc) name,
@@ -162,6 +166,10 @@ class Vmcs {
   uint32_t secondary() const {
     return (primary() & (1u << 31)) ? static_cast<uint32_t>(read(VmcsField::SECONDARY_VM_EXEC_CONTROL)) : 0;
   }
+  // Tertiary controls count only when primary bit 17 activates them (SDM 25.6.2).
+  uint64_t tertiary() const {
+    return (primary() & (1u << 17)) ? read(VmcsField::TERTIARY_VM_EXEC_CONTROL) : 0;
+  }
   void set_bits(VmcsField f, uint64_t bits, bool on) { write(f, on ? (read(f) | bits) : (read(f) & ~bits)); }
   bool eoi_exit(uint8_t vector) const {
     auto f = static_cast<VmcsField>(static_cast<int>(VmcsField::EOI_EXIT_BITMAP0) + vector / 64);
@@ -176,6 +184,7 @@ class Vmcs {
   MsrBitmap* msr_bitmap = nullptr;
   LapicRegisters* virtual_apic = nullptr;
   PiDesc* pi_desc = nullptr;
+  const PidPointerTable* pid_table = nullptr;  // PID_POINTER_TABLE (IPI virtualization)
   const IcrMonitor* icr_monitor = nullptr;
   bool launched = false;
   // Bare metal (vm.bare_metal): the same core runs the program natively; no VMX transition

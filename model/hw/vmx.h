@@ -96,6 +96,7 @@ inline constexpr uint32_t CPU_BASED_RDPMC_EXITING = 1u << 11;
 inline constexpr uint32_t CPU_BASED_RDTSC_EXITING = 1u << 12;
 inline constexpr uint32_t CPU_BASED_CR3_LOAD_EXITING = 1u << 15;
 inline constexpr uint32_t CPU_BASED_CR3_STORE_EXITING = 1u << 16;
+inline constexpr uint32_t CPU_BASED_ACTIVATE_TERTIARY_CONTROLS = 1u << 17;
 inline constexpr uint32_t CPU_BASED_CR8_LOAD_EXITING = 1u << 19;
 inline constexpr uint32_t CPU_BASED_CR8_STORE_EXITING = 1u << 20;
 inline constexpr uint32_t CPU_BASED_TPR_SHADOW = 1u << 21;
@@ -125,6 +126,10 @@ inline constexpr uint64_t TERTIARY_EXEC_IPI_VIRT = 1ull << 4;
 inline constexpr uint32_t INTR_INFO_VALID_MASK = 1u << 31;
 inline constexpr uint32_t INTR_TYPE_EXT_INTR = 0u << 8;
 inline constexpr uint32_t INTR_TYPE_NMI_INTR = 2u << 8;
+inline constexpr uint32_t INTR_TYPE_MASK = 7u << 8;
+
+// Guest interruptibility state (SDM 24.4.2): blocking by NMI.
+inline constexpr uint32_t GUEST_INTR_STATE_NMI = 1u << 3;
 
 // Exit qualification for I/O instructions (SDM table 27-5).
 inline constexpr uint64_t IO_QUAL_IN = 1u << 3;

@@ -8,7 +8,10 @@ namespace kvm {
 
 Kvm::Kvm(std::string name, const KvmParams& params, const hw::VmxCapabilities& caps, const hw::CostTable& costs)
     : name_(std::move(name)), params_(params), caps_(caps), costs_(costs),
-      apicv_(params.enable_apicv && caps.apicv && caps.posted_interrupts) {
+      apicv_(params.enable_apicv && caps.apicv && caps.posted_interrupts),
+      ipiv_(params.enable_ipiv && caps.ipiv && apicv_ && !params.noexit_pv_ipi) {
+  // vmx_alloc_ipiv_pid_table: one 8-byte entry per possible vCPU id.
+  if (ipiv_) pid_table_.entries.assign(KVM_MAX_VCPU_IDS, nullptr);
   // A distinct, deterministic EPT root per VM name (4 KiB aligned, write-back, 4-level walk).
   uint64_t h = 1469598103934665603ull;
   for (char ch : name_) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
@@ -23,6 +26,9 @@ Vcpu& Kvm::create_vcpu(uint32_t apic_id) {
   vcpus_.push_back(std::make_unique<Vcpu>(*this, nr_vcpus(), apic_id));
   if (by_apic_id_.size() <= apic_id) by_apic_id_.resize(apic_id + 1, nullptr);
   by_apic_id_[apic_id] = vcpus_.back().get();
+  // vmx_vcpu_create: pid_table[vcpu_id] = __pa(&pi_desc) | PID_TABLE_ENTRY_VALID.
+  const auto id = static_cast<size_t>(vcpus_.back()->vcpu_id);
+  if (ipiv_ && id < pid_table_.entries.size()) pid_table_.entries[id] = &vcpus_.back()->pi_desc;
   return *vcpus_.back();
 }
 
@@ -38,13 +44,17 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   if (tracer) [[unlikely]]
     tracer->kvm_apic_ipi(from.now(), from.cpu(), trace_pid_base + static_cast<uint32_t>(sender.vcpu_id), sender.vcpu_id, icr);
   from.charge(costs_.kvm_handle_icr);
-  if (icr.mode != hw::DeliveryMode::Fixed && icr.mode != hw::DeliveryMode::LowestPrio) return;  // NMI/INIT/SIPI: later issues
+  // __apic_accept_irq: fixed/lowest-priority interrupts and NMIs; SMI, INIT and SIPI are not
+  // modelled (dropped here, as before).
+  const bool nmi = icr.mode == hw::DeliveryMode::NMI;
+  if (icr.mode != hw::DeliveryMode::Fixed && icr.mode != hw::DeliveryMode::LowestPrio && !nmi) return;
   // The optimized map (kvm_apic_map) resolves a physical destination directly.
   const uint32_t broadcast = sender.lapic.regs.x2apic_mode() ? 0xFFFFFFFFu : 0xFFu;  // kvm_apic_is_broadcast_dest
   if (icr.shorthand == hw::Shorthand::None && !icr.logical && icr.dest != broadcast) {
     if (Vcpu* v = vcpu_by_apic_id(icr.dest)) {
       note_ipi(sender, *v);
-      v->deliver_interrupt(from, icr.vector);
+      if (nmi) [[unlikely]] v->deliver_nmi(from);
+      else v->deliver_interrupt(from, icr.vector);
     }
     return;
   }
@@ -53,7 +63,8 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   for (auto& v : vcpus_)
     if (hw::apic_match_dest(v->lapic.regs.identity(), self, icr, x2apic)) {
       note_ipi(sender, *v);
-      v->deliver_interrupt(from, icr.vector);
+      if (nmi) [[unlikely]] v->deliver_nmi(from);
+      else v->deliver_interrupt(from, icr.vector);
     }
 }
 
@@ -64,6 +75,7 @@ int64_t Kvm::pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t
   from.charge(costs_.kvm_handle_icr);
   ++ipis_sent;
   const uint8_t vector = static_cast<uint8_t>(icr & 0xFF);
+  const bool nmi = ((icr >> 8) & 7) == static_cast<uint64_t>(hw::DeliveryMode::NMI);  // irq.delivery_mode = icr & APIC_MODE_MASK
   int64_t count = 0;
   // __pv_send_ipi over each half: bit i stands for APIC id min + i (high: min + 64 + i).
   for (int half = 0; half < 2; ++half) {
@@ -75,7 +87,8 @@ int64_t Kvm::pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t
       const uint64_t id = base + static_cast<uint64_t>(i);
       if (id > 0xFFFFFFFFull) break;
       if (Vcpu* v = vcpu_by_apic_id(static_cast<uint32_t>(id))) {
-        v->deliver_interrupt(from, vector);
+        if (nmi) [[unlikely]] v->deliver_nmi(from);
+        else v->deliver_interrupt(from, vector);
         ++count;
       }
     }

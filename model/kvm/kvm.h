@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/ipiv.h"
 #include "hw/platform.h"
 #include "sim/count_timeline.h"
 #include "kvm/params.h"
@@ -22,6 +23,12 @@ class Kvm : public hw::IcrMonitor {
   const hw::VmxCapabilities& caps() const { return caps_; }
   const hw::CostTable& costs() const { return costs_; }
   bool apicv() const { return apicv_; }
+  // IPI virtualization in use (vmx_can_use_ipiv): enable_ipiv, the CPU feature and APICv.
+  // Off under NoExit PV IPI, whose guest writes the physical ICR itself.
+  bool ipiv() const { return ipiv_; }
+  // kvm_vmx->pid_table: the PID-pointer table, indexed by vcpu_id (= initial APIC ID).
+  const hw::PidPointerTable& pid_table() const { return pid_table_; }
+  static constexpr uint32_t KVM_MAX_VCPU_IDS = 4096;  // kvm->arch.max_vcpu_ids when userspace leaves it
   bool mds_clear() const { return mds_clear_; }
   bool l1d_flush() const { return l1d_flush_; }
 
@@ -73,6 +80,8 @@ class Kvm : public hw::IcrMonitor {
   hw::VmxCapabilities caps_;
   const hw::CostTable& costs_;
   bool apicv_;
+  bool ipiv_;
+  hw::PidPointerTable pid_table_;
   bool mds_clear_ = false, l1d_flush_ = false;
   uint64_t eptp_ = 0;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;

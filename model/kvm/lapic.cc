@@ -69,7 +69,14 @@ void Lapic::x2apic_msr_write(hw::VmxCpu& cpu, uint32_t msr, uint64_t value) {
 void Lapic::apic_write_nodecode(hw::VmxCpu& cpu, uint32_t offset) {
   // The write already landed in the virtual-APIC page; act on it (kvm_apic_write_nodecode).
   if (offset == hw::APIC_ICR_LOW) {
-    send_ipi(cpu, hw::Icr::decode_xapic(regs.icr_low(), regs.icr_high()));
+    // x2APIC: an ICR write IPI virtualization did not handle (kvm_x2apic_icr_write of the
+    // 64-bit value in the virtual-APIC page).
+    if (regs.x2apic_mode()) {
+      cpu.charge(cpu.costs().kvm_handle_x2apic_msr);
+      send_ipi(cpu, hw::Icr::decode_x2apic(regs.icr()));
+    } else {
+      send_ipi(cpu, hw::Icr::decode_xapic(regs.icr_low(), regs.icr_high()));
+    }
   } else if (offset == hw::APIC_EOI) {
     set_eoi(cpu);
   }

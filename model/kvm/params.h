@@ -21,6 +21,7 @@ struct KvmParams {
   uint32_t ple_window_max = 0xFFFFFFFFu;
   bool pv_send_ipi = true;         // KVM_FEATURE_PV_SEND_IPI offered to the guest
   bool noexit_pv_ipi = false;      // seed 002: ICR not intercepted, descriptors mapped
+  bool enable_ipiv = true;         // kvm_intel.enable_ipiv: IPI virtualization where the CPU has it (needs APICv)
   // issue 3: latency-critical guests (rt_timer.h)
   bool hlt_in_guest = false;       // KVM_CAP_X86_DISABLE_EXITS_HLT: HLT does not exit
   bool pi_inject_timer = false;    // kvm.pi_inject_timer: exitless timer, posted from a housekeeping CPU

@@ -33,6 +33,7 @@ struct VcpuStats {
   uint64_t halt_poll_fail_ns = 0;
   uint64_t halt_wait_ns = 0;
   uint64_t irq_injections = 0;     // events injected through VM-entry
+  uint64_t nmi_injections = 0;     // NMIs injected through VM-entry (issue 4)
   uint64_t posted_interrupts = 0;  // interrupts posted to this vCPU's descriptor
   uint64_t hypercalls = 0;
   uint64_t ple_window_updates = 0;

@@ -30,6 +30,7 @@ const std::array<Vcpu::Handler, kNumExitReasons> Vcpu::kExitHandlers = [] {
   t.fill(&Vcpu::handle_unknown);
   t[EXIT_REASON_EXTERNAL_INTERRUPT] = &Vcpu::handle_external_interrupt;
   t[EXIT_REASON_INTERRUPT_WINDOW] = &Vcpu::handle_interrupt_window;
+  t[EXIT_REASON_NMI_WINDOW] = &Vcpu::handle_nmi_window;
   t[EXIT_REASON_CPUID] = &Vcpu::handle_cpuid;
   t[EXIT_REASON_HLT] = &Vcpu::handle_hlt;
   t[EXIT_REASON_VMCALL] = &Vcpu::handle_vmcall;
@@ -71,6 +72,13 @@ void Vcpu::setup_vmcs() {
   else if (!caps.ple) primary |= 0;  // without PLE, KVM leaves PAUSE exiting off too
   if (caps.tsc_scaling) secondary |= SECONDARY_EXEC_TSC_SCALING;
   if (p.hlt_in_guest) primary &= ~CPU_BASED_HLT_EXITING;
+  if (kvm.ipiv()) {  // init_vmcs with vmx_can_use_ipiv: tertiary controls and the PID table
+    primary |= CPU_BASED_ACTIVATE_TERTIARY_CONTROLS;
+    vmcs.write(VmcsField::TERTIARY_VM_EXEC_CONTROL, TERTIARY_EXEC_IPI_VIRT);
+    vmcs.write(VmcsField::PID_POINTER_TABLE, reinterpret_cast<uintptr_t>(&kvm.pid_table()));
+    vmcs.write(VmcsField::LAST_PID_POINTER_INDEX, Kvm::KVM_MAX_VCPU_IDS - 1);
+    vmcs.pid_table = &kvm.pid_table();
+  }
   vmcs.write(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin);
   vmcs.write(VmcsField::CPU_BASED_VM_EXEC_CONTROL, primary);
   vmcs.write(VmcsField::SECONDARY_VM_EXEC_CONTROL, secondary);
@@ -111,6 +119,7 @@ void Vcpu::update_apic_mode_controls() {
     msr_bitmap.intercept(MSR_X2APIC_TPR, false, false);
     msr_bitmap.intercept(MSR_X2APIC_EOI, true, false);
     msr_bitmap.intercept(MSR_X2APIC_SELF_IPI, true, false);
+    if (kvm.ipiv()) msr_bitmap.intercept(MSR_X2APIC_ICR, false, false);  // !enable_ipiv: the CPU virtualizes it
     if (kvm.params().noexit_pv_ipi) {
       msr_bitmap.intercept(MSR_X2APIC_ICR, true, false);  // seed 002: the guest owns the ICR
       vmcs.icr_monitor = &kvm;
@@ -243,6 +252,7 @@ void Vcpu::post_halt(VmxCpu& c) {
 // the guest can take it (RFLAGS.IF; NMI and INIT are not modelled yet).
 bool Vcpu::has_wake_event() const {
   if (pv_unhalted) return true;  // KVM_HC_KICK_CPU wakes even a halt with IF=0
+  if ((requests & KVM_REQ_NMI) || nmi_pending) return true;  // NMIs ignore RFLAGS.IF
   if (guest && !guest->regs.rflags_if) return false;
   if (lapic.timer_pending()) return true;
   if (apicv_active()) {
@@ -312,7 +322,9 @@ void Vcpu::inject_pending_events(VmxCpu& c) {
   const int v = lapic.regs.deliverable_vector();
   bool want_window = false;
   if (v >= 0) {
-    if (guest->regs.rflags_if && !guest->regs.sti_shadow) {
+    // One event per entry: behind an NMI being injected, wait for the window.
+    const bool nmi_injecting = vmcs.read(VmcsField::VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID_MASK;
+    if (guest->regs.rflags_if && !guest->regs.sti_shadow && !nmi_injecting) {
       c.charge(c.costs().kvm_inject_irq);
       lapic.regs.start_service(static_cast<uint8_t>(v));
       vmcs.write(VmcsField::VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID_MASK | INTR_TYPE_EXT_INTR | static_cast<uint32_t>(v));
@@ -341,6 +353,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
   if (rt) rt->before_inject(c);
   if (requests & KVM_REQ_STEAL_UPDATE) record_steal_time(c);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
+  if ((requests & KVM_REQ_NMI) || nmi_pending) [[unlikely]] inject_nmi_events(c);
   if (apicv_active()) {
     sync_pir_to_irr(c);
   } else if ((requests & KVM_REQ_EVENT) || lapic.regs.deliverable_vector() >= 0) {
@@ -404,7 +417,7 @@ ExitCause Vcpu::exit_cause(const ExitInfo& e) {
       const uint32_t msr = e.op->a32;
       if (msr == MSR_IA32_TSC_DEADLINE || msr == MSR_X2APIC_TMICT || msr == MSR_X2APIC_LVTT || msr == MSR_X2APIC_TMCCT)
         return ExitCause::Timer;
-      if (msr == MSR_X2APIC_ICR || msr == MSR_X2APIC_SELF_IPI) return ExitCause::Ipi;
+      if (msr == MSR_X2APIC_ICR || msr == MSR_X2APIC_SELF_IPI || msr == MSR_KVM_PV_ICR) return ExitCause::Ipi;
       return ExitCause::Other;
     }
     case EXIT_REASON_PREEMPTION_TIMER: return ExitCause::Timer;
@@ -591,6 +604,7 @@ ExitResult Vcpu::handle_msr_write(VmxCpu& c, const ExitInfo& e) {
     else if (msr == MSR_IA32_APICBASE) set_apic_base(v);
     else if (msr == MSR_KVM_STEAL_TIME) steal_time.enabled = v & KVM_MSR_ENABLED;
     else if (msr == MSR_KVM_POLL_CONTROL) msr_poll_control = v & 1;
+    else if (msr == MSR_KVM_PV_ICR && kvm.params().noexit_pv_ipi) lapic.send_ipi(c, Icr::decode_x2apic(v));  // seed 002
   }
   skip(c);
   return ExitResult::Reenter;

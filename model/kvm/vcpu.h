@@ -33,6 +33,7 @@ enum class ExitResult : uint8_t { Reenter, Halt };
 
 inline constexpr uint64_t KVM_REQ_EVENT = 1u << 0;
 inline constexpr uint64_t KVM_REQ_STEAL_UPDATE = 1u << 1;
+inline constexpr uint64_t KVM_REQ_NMI = 1u << 2;
 inline constexpr uint64_t KVM_HC_VAPIC_POLL_IRQ = 1;
 inline constexpr uint64_t KVM_HC_KICK_CPU = 5;
 inline constexpr uint64_t KVM_HC_SEND_IPI = 10;
@@ -92,6 +93,10 @@ class Vcpu {
   uint64_t pending_steal_ns = 0;   // run delay not yet added to steal_time.steal
   uint64_t pv_tlb_flushes = 0;     // INVVPIDs done for KVM_VCPU_FLUSH_TLB
   uint64_t msr_poll_control = 1;   // MSR_KVM_POLL_CONTROL: bit 0 = host may halt-poll
+  // NMIs (issue 4; kvm_vcpu_arch nmi_queued / nmi_pending): queued by senders, moved to
+  // pending (at most 2) before entry, injected one at a time through VM_ENTRY_INTR_INFO.
+  uint32_t nmi_queued = 0;
+  uint32_t nmi_pending = 0;
 
   bool apicv_active() const;
   // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
@@ -117,6 +122,8 @@ class Vcpu {
 
   // __apic_accept_irq for a fixed interrupt, from code running on `from`.
   void deliver_interrupt(hw::VmxCpu& from, uint8_t vector);
+  // kvm_inject_nmi: queue an NMI, KVM_REQ_NMI, kick (kvm/nmi.cc).
+  void deliver_nmi(hw::VmxCpu& from);
   // kvm_vcpu_kick: get the vCPU out of the guest (IPI) or out of halt (wake-up).
   void kick(hw::VmxCpu& from);
 
@@ -138,6 +145,7 @@ class Vcpu {
   ExitResult handle_external_interrupt(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_preemption_timer(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_interrupt_window(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_nmi_window(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_pause(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_apic_write(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_apic_access(hw::VmxCpu& cpu, const hw::ExitInfo& e);
@@ -150,6 +158,7 @@ class Vcpu {
   void update_apic_mode_controls();
   void sync_pir_to_irr(hw::VmxCpu& cpu);
   void inject_pending_events(hw::VmxCpu& cpu);
+  void inject_nmi_events(hw::VmxCpu& cpu);  // process_nmi + the NMI part of kvm_check_and_inject_events
   void record_steal_time(hw::VmxCpu& cpu);
   void skip(hw::VmxCpu& cpu);
   void note_ple_window(hw::VmxCpu& cpu, uint32_t old);

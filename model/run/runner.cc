@@ -106,6 +106,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
       total.halt_wait_ns += st.halt_wait_ns;
       total.posted_interrupts += st.posted_interrupts;
       total.irq_injections += st.irq_injections;
+      total.nmi_injections += st.nmi_injections;
       total.hypercalls += st.hypercalls;
       total.hv_timer_armed += st.hv_timer_armed;
       total.sw_timer_armed += st.sw_timer_armed;
@@ -132,14 +133,17 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
       dropped += v.stat.interrupts_dropped_masked;
       illegal += v.stat.illegal_transitions;
       tsc += v.stat.tsc_mismatches;
+      pending += v.nmi_queued + v.nmi_pending;  // NMIs not yet injected
       for (uint64_t w : v.pi_desc.pir) pending += static_cast<uint64_t>(__builtin_popcountll(w));
       for (uint32_t w : v.lapic.regs.irr()) pending += static_cast<uint64_t>(__builtin_popcount(w));
       delivered += vm->guests[static_cast<size_t>(i)]->interrupts_taken();
     }
   }
-  uint64_t entry_fail = 0, regress = 0, isolation = 0;
+  uint64_t entry_fail = 0, regress = 0, isolation = 0, ipiv_posts = 0, ipiv_suppressed = 0;
   for (auto& c : sys.cores) {
-    sent += c->virtual_self_ipis() + c->guest_posts() + c->direct_guest_interrupts();
+    sent += c->virtual_self_ipis() + c->guest_posts() + c->direct_guest_interrupts() + c->ipiv_posts();
+    ipiv_posts += c->ipiv_posts();
+    ipiv_suppressed += c->ipiv_suppressed();
     isolation += c->isolation_violations();
     coalesced += c->coalesced_interrupts();
     entry_fail += c->entry_check_failures();
@@ -151,6 +155,8 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["interrupts.pending"] = static_cast<double>(pending);
   m["interrupts.coalesced"] = static_cast<double>(coalesced);
   m["interrupts.dropped_masked"] = static_cast<double>(dropped);
+  m["interrupts.ipiv_posts"] = static_cast<double>(ipiv_posts);
+  m["interrupts.ipiv_suppressed"] = static_cast<double>(ipiv_suppressed);
   m["invariant.lost_interrupts"] = static_cast<double>(sent > accounted ? sent - accounted : accounted - sent);
   m["invariant.illegal_transitions"] = static_cast<double>(illegal);
   m["invariant.vmentry_check_failures"] = static_cast<double>(entry_fail);
@@ -203,6 +209,7 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["halt.wait_ns"] = static_cast<double>(total.halt_wait_ns);
   m["interrupts.posted"] = static_cast<double>(total.posted_interrupts);
   m["interrupts.injected"] = static_cast<double>(total.irq_injections);
+  m["interrupts.nmi_injections"] = static_cast<double>(total.nmi_injections);
   m["hypercalls"] = static_cast<double>(total.hypercalls);
   m["timer.hv_armed"] = static_cast<double>(total.hv_timer_armed);
   m["timer.sw_armed"] = static_cast<double>(total.sw_timer_armed);

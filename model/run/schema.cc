@@ -68,6 +68,7 @@ sim::Schema build() {
   s.add(P("kvm.hv_timer", B, "true", "back the guest's LAPIC timer with the VMX-preemption timer (else a host hrtimer)", "kvm"));
   s.add(P("kvm.preemption_timer", B, "true", "kvm_intel.preemption_timer", "kvm"));
   s.add(P("kvm.pv_send_ipi", B, "true", "offer KVM_FEATURE_PV_SEND_IPI (the KVM_HC_SEND_IPI hypercall)", "kvm"));
+  s.add(P("kvm.enable_ipiv", B, "true", "kvm_intel.enable_ipiv: IPI virtualization (tertiary control bit 4, PID-pointer table) where the platform has it (vmx ipiv) and APICv is on; the CPU posts fixed physical ICR writes without an exit. Off under guest.ipi_mode=noexit_pv", "kvm"));
   s.add(P("kvm.fastpath", B, "true", "handle ICR/TSC_DEADLINE writes and the preemption timer on the IRQs-off fastpath", "kvm"));
   s.add(P("kvm.ple_gap", I, "128", "kvm_intel.ple_gap (0 disables pause-loop exiting)", "kvm", 0, 4294967295.0));
   s.add(P("kvm.ple_window", I, "4096", "kvm_intel.ple_window (TSC cycles)", "kvm", 0, 4294967295.0));
@@ -89,7 +90,7 @@ sim::Schema build() {
   s.add(P("kvm.ishiguro.ipi_aware", B, "false", "seed 003 patch 2 (not upstream): remember which vCPUs IPI'd a scheduled-out vCPU; on_spin boosts such receivers preempted in user mode and skips halted receivers that I did not IPI", "kvm"));
   s.add(P("kvm.trace_ple_window", B, "false", "write kvm_ple_window_update events (trace-cmd report format) to trace-ple.txt", "kvm"));
   // Guest
-  s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
+  s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted; NMI/INIT/SIPI through MSR_KVM_PV_ICR), ipiv (x2APIC physical sends that require IPI virtualization: a platform with vmx ipiv and kvm.enable_ipiv)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv", "ipiv"}));
   s.add(P("guest.pv_spinlock", B, "false", "pv qspinlocks: spin SPIN_THRESHOLD PAUSEs, then halt (pv_wait) until the unlocker's KVM_HC_KICK_CPU", "guest"));
   s.add(P("guest.pv_sched_yield", B, "false", "PV sched yield: after sending call-function IPIs, KVM_HC_SCHED_YIELD to the first preempted target", "guest"));
   s.add(P("guest.steal_time", B, "true", "the guest registers struct kvm_steal_time (MSR_KVM_STEAL_TIME): steal accounting and the preempted byte behind vcpu_is_preempted", "guest"));
@@ -128,6 +129,7 @@ sim::Schema build() {
   s.add(P("idle.wakeup_hz", D, "100", "idle_wakeup: mean rate of each vCPU's timer wake-ups (exponential gaps)", "workload", 0.001, 1e6));
   s.add(P("idle.duration_ms", D, "200", "idle_wakeup: simulated milliseconds of timer wake-ups", "workload", 0.01, 1e7));
   s.add(P("ipi.iterations", I, "200", "ipi_bench: iterations of each measurement", "workload", 1, 1e9));
+  s.add(P("ipi.nmi", B, "false", "ipi_bench: a fourth measurement, ipi.nmi_broadcast_ns: an NMI to all other vCPUs, waiting until each handler ran (trigger_all_cpu_backtrace / nmi_backtrace)", "workload"));
   s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));
   s.add(P("vmexit.goal_cycles", I, "1073741824", "TSC cycles each test's loop must last (GOAL, 2^30)", "workload", 1024, 1e15));

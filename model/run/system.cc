@@ -41,6 +41,7 @@ kvm::KvmParams kvm_params(const sim::Config& c, const hw::Platform& p) {
   k.kernel_io_ports = c.get_int_list("kvm.kernel_io_ports");
   k.pv_send_ipi = c.get_bool("kvm.pv_send_ipi");
   k.noexit_pv_ipi = c.get_string("guest.ipi_mode") == "noexit_pv";
+  k.enable_ipiv = c.get_bool("kvm.enable_ipiv");
   k.on_spin_version = c.get_string("kvm.on_spin_version") == "6.10" ? kvm::KvmParams::OnSpin::V6_10 : kvm::KvmParams::OnSpin::V5_6;
   k.dy_pending_interrupt = c.get_bool("kvm.dy_pending_interrupt");
   k.ishiguro_ipi_aware = c.get_bool("kvm.ishiguro.ipi_aware");
@@ -82,6 +83,7 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     guest::IpiBenchParams p;
     p.iterations = static_cast<uint64_t>(cfg.get_int("ipi.iterations"));
     p.target = static_cast<int>(cfg.get_int("ipi.target"));
+    p.nmi = cfg.get_bool("ipi.nmi");
     if (p.target >= vcpus) throw sim::ConfigError(cfg.source(), 0, "ipi.target", "a vCPU below vm.vcpus", std::to_string(p.target));
     return guest::make_ipi_bench_workload(p);
   }
@@ -240,6 +242,11 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode",
                            "posted interrupts for noexit_pv (kvm.enable_apicv and a CPU with APICv)",
                            "noexit_pv on " + platform.name + (kp.enable_apicv ? "" : " with kvm.enable_apicv=false"));
+  if (ipi_mode == "ipiv" && !(kp.enable_ipiv && kp.enable_apicv && platform.vmx.ipiv && platform.vmx.apicv && platform.vmx.posted_interrupts))
+    throw sim::ConfigError(cfg.source(), 0, "guest.ipi_mode",
+                           "IPI virtualization for ipiv: a platform with vmx ipiv (Sapphire Rapids or later, e.g. xeon-platinum-8490h-4s), kvm.enable_ipiv and kvm.enable_apicv",
+                           "ipiv on " + platform.name + (platform.vmx.ipiv ? "" : " (no IPI virtualization)") +
+                               (kp.enable_ipiv ? "" : " with kvm.enable_ipiv=false") + (kp.enable_apicv ? "" : " with kvm.enable_apicv=false"));
   if (cfg.get_bool("guest.pv_tlb_flush") && !cfg.get_bool("guest.steal_time"))
     throw sim::ConfigError(cfg.source(), 0, "guest.pv_tlb_flush", "guest.steal_time=true (the flag lives in the steal-time area)", "guest.steal_time=false");
   const std::string idle_name = cfg.get_string("guest.idle");
