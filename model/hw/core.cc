@@ -834,6 +834,11 @@ bool Core::execute_msr(GuestOp& op, bool write) {
 // goes through the VMCS offset and multiplier (seed 002 arranges the same by adjusting the
 // TSC at entry).
 bool Core::physical_msr(GuestOp& op, bool write) {
+  if (write && op.a32 == MSR_X2APIC_ICR) {  // bare metal's APIC driver (issue 4): the IPI leaves as written
+    send_ipi(Icr::decode_x2apic(op.a));
+    retire();
+    return true;
+  }
   charge(costs_.cpu_msr_access);
   const uint32_t msr = op.a32;
   uint64_t result = 0;
@@ -850,6 +855,7 @@ bool Core::physical_msr(GuestOp& op, bool write) {
     case MSR_X2APIC_EOI:
       if (write) phys_.eoi();
       break;
+
     case MSR_X2APIC_LVTT:
       if (write) set_lapic_lvtt(static_cast<uint32_t>(op.a));
       else result = phys_.lvtt();

@@ -68,6 +68,11 @@ RtConfig resolve_rt(const sim::Config& cfg, const hw::Platform& p, const std::ve
     bad(cfg, "kvm.housekeeping_cpu", "a CPU below " + std::to_string(n) + " that is not isolated", std::to_string(r.housekeeping_cpu));
   if (r.bare_metal && (r.direct_irq || r.timer_passthrough || r.pi_inject_timer))
     bad(cfg, "vm.bare_metal", "no KVM mechanism (kvm.direct_irq, kvm.timer_passthrough, kvm.pi_inject_timer) on bare metal", "one of them on");
+  // Issue 4: bare-metal IPIs are the APIC driver's own ICR writes (no hypercall, no posting).
+  const std::string& ipi_mode = cfg.get_string("guest.ipi_mode");
+  if (r.bare_metal && ipi_mode != "x2apic_physical" && ipi_mode != "x2apic_cluster")
+    bad(cfg, "guest.ipi_mode", "x2apic_physical or x2apic_cluster on bare metal (the others need KVM)", ipi_mode);
+  if (r.bare_metal && cfg.get_bool("ipi.nmi")) bad(cfg, "ipi.nmi", "false on bare metal (NMI IPIs are modelled inside VMs only)", "true");
   if (r.direct_irq) {
     for (int64_t c : pin)
       if (!contains(r.isolated, c))
@@ -135,7 +140,18 @@ void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector
       kernel.add_task(std::move(task), static_cast<int>(pin[i]));
       vm0.view.cpus.push_back(vm0.guests.back().get());
       vm0.view.apic_ids.push_back(sys.platform.topology.apic_id(static_cast<int>(pin[i])));
+      // Issue 4: the programs' ICR writes reach the physical APICs (ipi_bench on bare metal).
+      vm0.guest_vm.apic_ids.push_back(sys.platform.topology.apic_id(static_cast<int>(pin[i])));
+      vm0.guests.back()->set_vm(&vm0.guest_vm);
     }
+    // The host's IRQ entry hands an IPI vector to the program on the CPU it arrived at
+    // (raise: a sleeping program is woken through the scheduler).
+    RtParts* rp = &rt;
+    kernel.device_irq_handler = [rp](host::Cpu& cpu, uint8_t vector) {
+      if (vector != hw::CALL_FUNCTION_VECTOR && vector != hw::CALL_FUNCTION_SINGLE_VECTOR) return;
+      for (size_t i = 0; i < rp->native_tasks.size(); ++i)
+        if (rp->pin[i] == cpu.id()) rp->native_tasks[i]->raise(cpu, vector);
+    };
   }
   // Host noise and load stay off isolated CPUs.
   const double kthread_hz = cfg.get_double("host.kthread_hz");

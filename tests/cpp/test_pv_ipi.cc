@@ -230,3 +230,27 @@ TEST(LargeVmMix, IpiExitsByMode) {
 }
 
 }  // namespace
+
+namespace {
+
+// Bare metal (vm.bare_metal): the same benchmark's ICR writes go straight to the physical
+// APICs. The sender-side cost is the yardstick for NoExit PV IPI (seed 002: "close to bare
+// metal"): bare < noexit_pv << an ICR exit. Modes that need KVM are refused.
+TEST(PvIpi, BareMetalSingleIpiIsTheYardstick) {
+  auto run = [](const std::vector<std::string>& sets) {
+    return run::run_scenario(sim::Config::load_text(
+        run::scenario_schema(), "vm: {vcpus: 8}\nworkload: {kind: ipi_bench}\nipi: {iterations: 20}\nrun: {progress: false}\n", "b.yaml", sets));
+  };
+  const auto bare = run({"vm.bare_metal=true"});
+  const auto noexit = run({"guest.ipi_mode=noexit_pv"});
+  const auto phys = run({"guest.ipi_mode=x2apic_physical"});
+  EXPECT_GT(bare.metrics.at("ipi.single_ns"), 0.0);
+  EXPECT_LT(bare.metrics.at("ipi.single_ns"), noexit.metrics.at("ipi.single_ns"));
+  EXPECT_LT(noexit.metrics.at("ipi.single_ns"), 3.0 * bare.metrics.at("ipi.single_ns"));
+  EXPECT_LT(noexit.metrics.at("ipi.single_ns") * 4, phys.metrics.at("ipi.single_ns"));
+  EXPECT_GT(bare.metrics.at("ipi.broadcast_ns"), 0.0);  // every handler ran
+  EXPECT_THROW(run({"vm.bare_metal=true", "guest.ipi_mode=pv"}), sim::ConfigError);
+  EXPECT_THROW(run({"vm.bare_metal=true", "ipi.nmi=true"}), sim::ConfigError);
+}
+
+}  // namespace
