@@ -30,7 +30,9 @@ uint64_t exits(const run::RunResult& r, const char* reason) {
 
 void expect_invariants_zero(const run::RunResult& r, const std::string& what) {
   for (const auto& [k, v] : r.metrics)
-    if (k.rfind("invariant.", 0) == 0) EXPECT_EQ(v, 0.0) << what << ": " << k;
+    if (k.rfind("invariant.", 0) == 0) {
+      EXPECT_EQ(v, 0.0) << what << ": " << k;
+    }
 }
 
 TEST(Ipiv, QualifyingIcrValues) {

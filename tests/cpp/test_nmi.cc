@@ -45,7 +45,9 @@ TEST(Nmi, EverySendPathDeliversNmis) {
     EXPECT_EQ(r.metrics.at("interrupts.nmi_injections"), static_cast<double>(it * (n - 1))) << mode;
     EXPECT_GT(r.metrics.at("ipi.nmi_broadcast_ns"), 0.0) << mode;
     for (const auto& [k, v] : r.metrics)
-      if (k.rfind("invariant.", 0) == 0) EXPECT_EQ(v, 0.0) << mode << ": " << k;
+      if (k.rfind("invariant.", 0) == 0) {
+        EXPECT_EQ(v, 0.0) << mode << ": " << k;
+      }
   }
   // The PV hypercall carries NMIs too: one VMCALL per 128-id window.
   EXPECT_GT(exits(run_nmi_bench("pv", n, it), "VMCALL"), 0u);
