@@ -2,7 +2,9 @@
 // every vCPU, the guest kernel reprograms its TSC-deadline timer (arm and cancel), its
 // timer interrupts re-arm the next event, and it sends rescheduling IPIs and call-function
 // IPIs (waiting for their handlers), at configurable rates with exponential inter-arrival
-// times; between events it computes or, for the idle share, halts until its timer.
+// times; between events it computes or, for the idle share, halts until its timer. With
+// nmi_hz, a vCPU also triggers all-CPU NMI backtraces (one at a time, as backtrace_flag
+// serializes them) and waits until every other vCPU's NMI handler ran.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@ struct VmMixParams {
   double call_function_hz = 100;     // call-function IPIs sent per vCPU
   int call_function_targets = 4;     // destinations of each
   double busy_share = 0.5;           // share of time computing (the rest idles in HLT)
+  double nmi_hz = 0;                 // nmi_backtrace-style all-CPU NMIs started per vCPU (issue 4)
   double duration_ms = 100;          // simulated time per run
   uint64_t seed = 1;
 };

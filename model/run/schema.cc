@@ -104,6 +104,7 @@ sim::Schema build() {
   s.add(P("mix.resched_ipi_hz", D, "500", "vm_mix: rescheduling IPIs sent per vCPU per second", "workload", 0, 1e7));
   s.add(P("mix.call_function_hz", D, "100", "vm_mix: call-function IPIs sent per vCPU per second", "workload", 0, 1e7));
   s.add(P("mix.call_function_targets", I, "4", "vm_mix: destinations of each call-function IPI", "workload", 1, 4095));
+  s.add(P("mix.nmi_hz", D, "0", "vm_mix: all-CPU NMI backtraces (nmi_backtrace: NMI every other vCPU, wait for each handler; one at a time) started per vCPU per second", "workload", 0, 1e6));
   s.add(P("mix.busy_share", D, "0.5", "vm_mix: share of time computing; the rest halts until the timer", "workload", 0, 1));
   s.add(P("mix.duration_ms", D, "100", "vm_mix: simulated milliseconds", "workload", 0.01, 1e7));
   s.add(P("overcommit.duration_ms", D, "100", "spinlock/ipi_wait/ple_mix: simulated milliseconds each vCPU runs operations", "workload", 0.01, 1e7));

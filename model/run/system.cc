@@ -95,6 +95,7 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     p.call_function_hz = cfg.get_double("mix.call_function_hz");
     p.call_function_targets = static_cast<int>(cfg.get_int("mix.call_function_targets"));
     p.busy_share = cfg.get_double("mix.busy_share");
+    p.nmi_hz = cfg.get_double("mix.nmi_hz");
     p.duration_ms = cfg.get_double("mix.duration_ms");
     p.seed = seed;
     return guest::make_vm_mix_workload(p);
