@@ -30,6 +30,8 @@ struct Measurement {
 // Reads every usable number of a kvm-unit-tests vmexit log or a perf kvm stat report
 // (format detected). Throws ParseError / std::runtime_error naming the file.
 std::vector<Measurement> read_measurements(const std::string& path);
+// The same for text already read; `source` names it in errors and in Measurement::source.
+std::vector<Measurement> measurements_from_text(const std::string& text, const std::string& source);
 
 // Simulated values of the measurements (same order) for a full vector of candidate costs.
 using SimulateFn = std::function<std::vector<double>(const std::vector<double>& costs)>;
