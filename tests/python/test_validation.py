@@ -195,3 +195,25 @@ def test_calibrate_errors_are_clear(kvmsim, truth_log):
         kvmsim.calibrate("skylake-sp-2s", text, fit="nothing.")
     with pytest.raises(RuntimeError, match="no measurement the model can simulate"):
         kvmsim.calibrate("skylake-sp-2s", {"inl_from_pmtimer": 5000}, fit="kvm.handle_cpuid")
+
+
+def test_calibrate_fits_the_apic_wire_with_hlt_in_guest(kvmsim):
+    """The ipi tests cross the APIC bus only when the receiver halts in guest mode (or
+    blocks): with HLT exiting and halt polling, KVM posts without a notification IPI."""
+    ipi = vmexit_scenario(["ipi", "ipi_halt"], goal=1 << 18, vcpus=2)
+    hlt_in_guest = {"kvm.hlt_in_guest": True}
+    wire = {"cost.apic.bus_same_socket_ns": 400}
+    # Default (halt-polling receiver): the wire latency changes nothing...
+    base, moved = kvmsim.run(ipi), kvmsim.run(ipi, overrides=wire)
+    assert base.metrics["vmexit.ipi"] == moved.metrics["vmexit.ipi"]
+    polled = kvmsim.calibrate("skylake-sp-2s", base.files["vmexit.txt"], fit="apic.bus", goal_cycles=1 << 18)
+    assert polled.untouched == ["apic.bus_same_core_ns", "apic.bus_same_socket_ns", "apic.bus_cross_socket_ns"]
+    # ...with HLT in guest it is on the path once per iteration: (400 - 250) ns at 2.5 GHz.
+    a = kvmsim.run(ipi, overrides=hlt_in_guest)
+    b = kvmsim.run(ipi, overrides={**hlt_in_guest, **wire})
+    for t in ("ipi", "ipi_halt"):
+        assert b.metrics[f"vmexit.{t}"] - a.metrics[f"vmexit.{t}"] == pytest.approx(375, abs=1)
+    cal = kvmsim.calibrate("skylake-sp-2s", b.files["vmexit.txt"], fit="apic.bus", goal_cycles=1 << 18,
+                           overrides=hlt_in_guest, as_frame=False)
+    assert cal.fitted == {"apic.bus_same_socket_ns": pytest.approx(400, rel=0.01)}
+    assert not cal.unidentifiable and cal.max_rel_residual < 0.01
