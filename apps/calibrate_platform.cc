@@ -18,9 +18,14 @@ PlatformCalibration calibrate_platform(const CalibrateOptions& opt) {
   out.platform_name = p.name;
   out.platform_file = std::filesystem::absolute(p.file).string();
   std::vector<validation::Measurement> all;
-  for (const auto& f : opt.files) {
-    for (auto& m : validation::read_measurements(f)) all.push_back(std::move(m));
-    out.sources += (out.sources.empty() ? "" : ", ") + std::filesystem::path(f).filename().string();
+  for (const auto& [f, sets] : opt.files) {
+    for (auto& m : validation::read_measurements(f)) {
+      m.sets = sets;
+      all.push_back(std::move(m));
+    }
+    std::string desc = std::filesystem::path(f).filename().string();
+    for (const auto& x : sets) desc += " @" + x;
+    out.sources += (out.sources.empty() ? "" : ", ") + desc;
   }
   for (const auto& m : opt.measurements) {
     all.push_back(m);
@@ -49,7 +54,7 @@ PlatformCalibration calibrate_platform(const CalibrateOptions& opt) {
   }
   if (keys.empty()) throw std::runtime_error("calibrate: the fit prefixes match no cost-table key (platforms/README.md lists them)");
   std::vector<run::CalibrationTarget> targets;
-  for (const auto& m : out.measurements) targets.push_back({m.kind, m.name});
+  for (const auto& m : out.measurements) targets.push_back({m.kind, m.name, m.sets});
   const run::CalibrationSim sim(out.platform_file, opt.scenario, targets, keys, opt.goal_cycles, opt.sets);
   out.result = validation::calibrate(keys, prior, out.measurements, sim);
   return out;
@@ -87,6 +92,7 @@ nlohmann::json PlatformCalibration::to_json() const {
   for (size_t i = 0; i < measurements.size(); ++i) {
     const auto& m = measurements[i];
     ms.push_back({{"source", m.source},
+                  {"sets", m.sets},
                   {"kind", m.kind},
                   {"name", m.name},
                   {"measured", r.measured[i]},

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,7 +16,9 @@ namespace tools {
 
 struct CalibrateOptions {
   std::string platform;                                 // platform name or file
-  std::vector<std::string> files;                       // vmexit logs, perf kvm stat reports
+  // vmexit logs and perf kvm stat reports, each with the overrides it was measured under
+  // (simulated runs for its measurements add them after `sets`).
+  std::vector<std::pair<std::string, std::vector<std::string>>> files;
   std::vector<validation::Measurement> measurements;    // more, given directly (Python)
   std::string scenario;           // the workload perf measurements were taken under
   std::vector<std::string> fit;   // fit only keys starting with one of these (empty: all)
@@ -35,7 +38,7 @@ struct PlatformCalibration {
   std::string platform_yaml() const;
   // {"platform", "rank", "simulations", "iterations", "max_rel_residual",
   //  "entries": [{key, prior, fitted, change_pct, touched, pinned, null_share}],
-  //  "measurements": [{source, kind, name, measured, simulated_prior, simulated, residual_pct}],
+  //  "measurements": [{source, sets, kind, name, measured, simulated_prior, simulated, residual_pct}],
   //  "unidentifiable": {key: share}, "untouched": [key], "left_out": [note]}
   nlohmann::json to_json() const;
 };

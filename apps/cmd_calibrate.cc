@@ -1,9 +1,11 @@
 // kvmsim calibrate PLATFORM MEASUREMENTS... [--out new.yaml] [--scenario FILE] [--fit PREFIXES]
 //                  [--goal-cycles N] [--set key=value]... [--json]
+// A measurement FILE@key=value@... is simulated with those overrides (its host's setting).
 // Fits the platform's cost-table entries to kvm-unit-tests vmexit logs and perf kvm stat
 // reports (validation/calibrate.h says how), prints residuals and the entries the data
 // cannot pin down, and writes a platform file naming the measurements. The work is in
 // apps/calibrate_platform.h (shared with Python).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -39,16 +41,28 @@ int cmd_calibrate(int argc, char** argv) {
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "kvmsim: unknown option '%s'\n", a.c_str());
       return 2;
-    } else if (opt.platform.empty()) opt.platform = a;
-    else opt.files.push_back(a);
+    } else if (opt.platform.empty()) {
+      opt.platform = a;
+    } else {
+      // FILE@key=value@key=value: the host setting the file was measured under.
+      std::vector<std::string> parts;
+      std::stringstream s(a);
+      for (std::string p; std::getline(s, p, '@');) parts.push_back(p);
+      const bool tagged = parts.size() > 1 && std::all_of(parts.begin() + 1, parts.end(), [](const std::string& p) {
+                            return p.find('=') != std::string::npos;
+                          });
+      if (tagged) opt.files.push_back({parts[0], std::vector<std::string>(parts.begin() + 1, parts.end())});
+      else opt.files.push_back({a, {}});
+    }
   }
   if (opt.platform.empty() || opt.files.empty()) {
     std::fprintf(stderr,
                  "usage: kvmsim calibrate PLATFORM MEASUREMENTS... [--out new.yaml] [--scenario FILE]\n"
                  "                        [--fit prefix,...] [--goal-cycles N] [--set key=value]... [--json]\n"
                  "MEASUREMENTS: kvm-unit-tests vmexit logs, perf kvm stat reports (these need --scenario,\n"
-                 "the scenario that reproduces the measured workload). --fit limits the fitted entries to\n"
-                 "keys starting with a prefix (default: every cost-table entry).\n");
+                 "the scenario that reproduces the measured workload); FILE@key=value[@key=value] simulates\n"
+                 "that file's measurements with those overrides (the host setting it was taken under).\n"
+                 "--fit limits the fitted entries to keys starting with a prefix (default: every entry).\n");
     return 2;
   }
   const tools::PlatformCalibration c = tools::calibrate_platform(opt);

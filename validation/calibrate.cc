@@ -31,11 +31,11 @@ std::vector<Measurement> measurements_from_text(const std::string& text, const s
   std::vector<Measurement> out;
   switch (detect_format(text)) {
     case Format::VmexitLog:
-      for (const auto& [test, cycles] : parse_vmexit_log(text).cycles) out.push_back({source, "vmexit", test, cycles});
+      for (const auto& [test, cycles] : parse_vmexit_log(text).cycles) out.push_back({source, "vmexit", test, cycles, {}});
       break;
     case Format::PerfKvmStat:
       for (const auto& row : parse_perf_kvm_stat(text).rows)
-        if (row.samples > 0 && row.avg_us > 0) out.push_back({source, "perf", row.name, row.avg_us});
+        if (row.samples > 0 && row.avg_us > 0) out.push_back({source, "perf", row.name, row.avg_us, {}});
       break;
     default:
       throw std::runtime_error(source + ": calibrate reads kvm-unit-tests vmexit logs and perf kvm stat reports, not " +

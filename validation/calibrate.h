@@ -25,6 +25,8 @@ struct Measurement {
   std::string kind;    // "vmexit" (TSC cycles per iteration) or "perf" (avg us of an exit reason)
   std::string name;    // test name or exit reason
   double value = 0;
+  std::vector<std::string> sets;  // overrides of the simulated run for this measurement (the
+                                  // host's setting when it was taken, e.g. kvm.hlt_in_guest=true)
 };
 
 // Reads every usable number of a kvm-unit-tests vmexit log or a perf kvm stat report

@@ -245,8 +245,15 @@ class Calibration:
         p.text(repr(self) if cycle else self.report)
 
 
+def _is_pair(x: Any) -> bool:
+    """(measurement, {overrides}): a measurement with the host setting it was taken under."""
+    from collections.abc import Mapping
+
+    return isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], Mapping)
+
+
 def _measurement_items(measurements: Any) -> Iterable[Any]:
-    if isinstance(measurements, (str, os.PathLike, dict)):
+    if isinstance(measurements, (str, os.PathLike, dict)) or _is_pair(measurements):
         return [measurements]
     return list(measurements)
 
@@ -258,7 +265,9 @@ def calibrate(platform: Any, measurements: Any, fit: Any = None, *, scenario: An
 
     platform      a platform name (skylake-sp-2s) or file
     measurements  one or a list of: a kvm-unit-tests vmexit log or perf kvm stat report
-                  (path or text), or a dict {test: cycles} of vmexit results
+                  (path or text), or a dict {test: cycles} of vmexit results; each may be a
+                  pair (measurement, {overrides}) to simulate it under the host setting it
+                  was taken with, e.g. (log, {"kvm.hlt_in_guest": True})
     fit           key prefixes to fit ("vmx.vmexit" or ["kvm.handle_", "apic.bus"]);
                   None: every entry (the data then rarely pins all of them down)
     scenario      the scenario perf kvm stat measurements were taken under (needed for those)
@@ -270,23 +279,25 @@ def calibrate(platform: Any, measurements: Any, fit: Any = None, *, scenario: An
     """
     from ._scenario import to_sets
 
-    files: list[str] = []
     given: list[dict] = []
-    for i, m in enumerate(_measurement_items(measurements)):
+    for i, item in enumerate(_measurement_items(measurements)):
+        m, own = item if _is_pair(item) else (item, None)
+        sets = to_sets(own)
         if isinstance(m, dict):
             for name, value in m.items():
-                given.append({"source": "dict", "kind": "vmexit", "name": str(name), "value": float(value)})
+                given.append({"source": "dict", "kind": "vmexit", "name": str(name), "value": float(value),
+                              "sets": sets})
         elif _is_path(m):
-            files.append(os.fspath(m))
+            given.append({"path": os.fspath(m), "sets": sets})
         else:
             text, _ = _read(m)
-            given.append({"source": f"measurements[{i}]", "text": text})
+            given.append({"source": f"measurements[{i}]", "text": text, "sets": sets})
     if isinstance(fit, str):
         fit = [fit]
     if scenario is not None:
         scenario = os.fspath(scenario)
         if not os.path.isfile(scenario):
             raise FileNotFoundError(f"scenario {scenario}: no such file")
-    doc = json.loads(_kvmsim.calibrate_json(os.fspath(platform), files, json.dumps(given), scenario or "",
+    doc = json.loads(_kvmsim.calibrate_json(os.fspath(platform), json.dumps(given), scenario or "",
                                             list(fit or []), int(goal_cycles), to_sets(overrides)))
     return Calibration(doc, as_frame)

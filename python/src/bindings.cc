@@ -279,20 +279,25 @@ PYBIND11_MODULE(_kvmsim, m) {
 
   m.def(
       "calibrate_json",
-      [](const std::string& platform, const std::vector<std::string>& files, const std::string& measurements_json,
-         const std::string& scenario, const std::vector<std::string>& fit, uint64_t goal_cycles,
-         const std::vector<std::string>& sets) {
+      [](const std::string& platform, const std::string& measurements_json, const std::string& scenario,
+         const std::vector<std::string>& fit, uint64_t goal_cycles, const std::vector<std::string>& sets) {
         tools::CalibrateOptions opt;
         opt.platform = platform;
-        opt.files = files;
         for (const auto& x : nlohmann::json::parse(measurements_json)) {
+          const auto own = x.value("sets", std::vector<std::string>{});
+          if (x.contains("path")) {  // a file, read (and named in the sources) as the CLI does
+            opt.files.push_back({x.at("path").get<std::string>(), own});
+            continue;
+          }
           const std::string source = x.at("source").get<std::string>();
           if (x.contains("text")) {  // a vmexit log or perf kvm stat report's text
-            for (auto& m : validation::measurements_from_text(x.at("text").get<std::string>(), source))
+            for (auto& m : validation::measurements_from_text(x.at("text").get<std::string>(), source)) {
+              m.sets = own;
               opt.measurements.push_back(std::move(m));
+            }
           } else {
             opt.measurements.push_back({source, x.at("kind").get<std::string>(), x.at("name").get<std::string>(),
-                                        x.at("value").get<double>()});
+                                        x.at("value").get<double>(), own});
           }
         }
         opt.scenario = scenario;
@@ -310,11 +315,12 @@ PYBIND11_MODULE(_kvmsim, m) {
         j["platform_yaml"] = c.platform_yaml();
         return j.dump();
       },
-      py::arg("platform"), py::arg("files") = std::vector<std::string>{}, py::arg("measurements_json") = "[]",
+      py::arg("platform"), py::arg("measurements_json") = "[]",
       py::arg("scenario") = "", py::arg("fit") = std::vector<std::string>{}, py::arg("goal_cycles") = uint64_t{1} << 20,
       py::arg("sets") = std::vector<std::string>{},
       "`kvmsim calibrate`: JSON text (PlatformCalibration::to_json plus \"report\" and \"platform_yaml\"). "
-      "measurements_json: [{source, kind (vmexit|perf), name, value} or {source, text}].");
+      "measurements_json: [{path} or {source, text} or {source, kind (vmexit|perf), name, value}], each with an "
+      "optional \"sets\" (overrides of its simulated runs).");
 
   m.def("version", [] { return std::string(run::version()); }, "kvmsim version string");
 }

@@ -217,3 +217,21 @@ def test_calibrate_fits_the_apic_wire_with_hlt_in_guest(kvmsim):
                            overrides=hlt_in_guest, as_frame=False)
     assert cal.fitted == {"apic.bus_same_socket_ns": pytest.approx(400, rel=0.01)}
     assert not cal.unidentifiable and cal.max_rel_residual < 0.01
+
+
+def test_calibrate_separates_wire_and_line_from_two_host_settings(kvmsim):
+    """One log with halt polling (the line transfer alone) and one with HLT in guest (line +
+    wire): each simulated under its own setting, the two entries are pinned down apart."""
+    ipi = vmexit_scenario(["ipi", "ipi_halt"], goal=1 << 18, vcpus=2)
+    truth = {"cost.apic.bus_same_socket_ns": 400, "cost.mem.line_same_socket_ns": 70}
+    polled = kvmsim.run(ipi, overrides=truth).files["vmexit.txt"]
+    halted = kvmsim.run(ipi, overrides={**truth, "kvm.hlt_in_guest": True}).files["vmexit.txt"]
+    fit = ["apic.bus_same_socket_ns", "mem.line_same_socket_ns"]
+    alone = kvmsim.calibrate("skylake-sp-2s", (halted, {"kvm.hlt_in_guest": True}), fit=fit, goal_cycles=1 << 18)
+    assert alone.rank == 1 and set(alone.unidentifiable) == set(fit)
+    both = kvmsim.calibrate("skylake-sp-2s", [polled, (halted, {"kvm.hlt_in_guest": True})], fit=fit,
+                            goal_cycles=1 << 18, as_frame=False)
+    assert both.rank == 2 and not both.unidentifiable
+    assert both.fitted["apic.bus_same_socket_ns"] == pytest.approx(400, rel=0.01)
+    assert both.fitted["mem.line_same_socket_ns"] == pytest.approx(70, rel=0.01)
+    assert [m["sets"] for m in both.measurements] == [[], [], ["kvm.hlt_in_guest=true"], ["kvm.hlt_in_guest=true"]]
