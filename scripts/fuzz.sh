@@ -7,7 +7,7 @@ KVMSIM_WITH_FUZZ=1 ./scripts/install-deps.sh
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVMSIM_FUZZ=ON \
       -DKVMSIM_BUILD_PYTHON=OFF -DKVMSIM_BUILD_BENCH=OFF -DKVMSIM_BUILD_TESTS=OFF > /tmp/kvmsim-fuzz-cmake.log 2>&1 \
   || { cat /tmp/kvmsim-fuzz-cmake.log; exit 1; }
-targets="fuzz_scenario fuzz_perf_kvm_stat fuzz_trace fuzz_cyclictest fuzz_vmexit_log fuzz_kvm_stats"
+targets="fuzz_scenario fuzz_perf_kvm_stat fuzz_trace fuzz_cyclictest fuzz_vmexit_log fuzz_kvm_stats fuzz_platform"
 cmake --build build-fuzz -j "$(nproc)" --target $targets
 export SC_COPYRIGHT_MESSAGE=DISABLE
 mkdir -p fuzz-artifacts

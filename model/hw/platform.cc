@@ -411,7 +411,10 @@ Platform Platform::load(const std::string& name_or_path) {
   const bool is_path = name_or_path.find('/') != std::string::npos ||
                        std::string_view(name_or_path).ends_with(".yaml");
   const std::string file = is_path ? name_or_path : find_platform(name_or_path);
-  const std::string text = read_file(file);
+  return load_text(read_file(file), file);
+}
+
+Platform Platform::load_text(const std::string& text, const std::string& file) {
   try {
     return parse(load_document(file, text), file);
   } catch (const YAML::Exception& e) {

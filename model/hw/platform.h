@@ -79,6 +79,8 @@ struct Platform {
   // <name>.yaml in $KVMSIM_PLATFORMS (if set), then KVMSIM_SOURCE_DIR/platforms.
   // Every problem throws sim::ConfigError (file, line, key, expected, found).
   static Platform load(const std::string& name_or_path);
+  // The same from text already read (`file` names it in errors); the fuzz target uses it.
+  static Platform load_text(const std::string& text, const std::string& file);
 };
 
 // The mitigation names a platform may list.
