@@ -1,28 +1,25 @@
 // kvmsim calibrate PLATFORM MEASUREMENTS... [--out new.yaml] [--scenario FILE] [--fit PREFIXES]
-//                  [--goal-cycles N] [--set key=value]...
+//                  [--goal-cycles N] [--set key=value]... [--json]
+// A measurement FILE@key=value@... is simulated with those overrides (its host's setting).
 // Fits the platform's cost-table entries to kvm-unit-tests vmexit logs and perf kvm stat
 // reports (validation/calibrate.h says how), prints residuals and the entries the data
-// cannot pin down, and writes a platform file naming the measurements.
+// cannot pin down, and writes a platform file naming the measurements. The work is in
+// apps/calibrate_platform.h (shared with Python).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
-#include <vector>
 
+#include "apps/calibrate_platform.h"
 #include "apps/commands.h"
-#include "guest/workload_vmexit.h"
-#include "hw/platform.h"
-#include "run/calibrate_sim.h"
-#include "validation/calibrate.h"
 
 int cmd_calibrate(int argc, char** argv) {
-  std::string platform, out, scenario;
-  std::vector<std::string> files, prefixes, sets;
-  uint64_t goal = 1u << 20;  // enough iterations for a stable per-iteration cost; 2^30 is slow
+  tools::CalibrateOptions opt;
+  std::string out;
+  bool json = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -33,73 +30,53 @@ int cmd_calibrate(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--out") out = value();
-    else if (a == "--scenario") scenario = value();
-    else if (a == "--set") sets.push_back(value());
-    else if (a == "--goal-cycles") goal = std::stoull(value());
+    else if (a == "--json") json = true;
+    else if (a == "--scenario") opt.scenario = value();
+    else if (a == "--set") opt.sets.push_back(value());
+    else if (a == "--goal-cycles") opt.goal_cycles = std::stoull(value());
     else if (a == "--fit") {
       std::stringstream s(value());
       for (std::string p; std::getline(s, p, ',');)
-        if (!p.empty()) prefixes.push_back(p);
+        if (!p.empty()) opt.fit.push_back(p);
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "kvmsim: unknown option '%s'\n", a.c_str());
       return 2;
-    } else if (platform.empty()) platform = a;
-    else files.push_back(a);
+    } else if (opt.platform.empty()) {
+      opt.platform = a;
+    } else {
+      // FILE@key=value@key=value: the host setting the file was measured under.
+      std::vector<std::string> parts;
+      std::stringstream s(a);
+      for (std::string p; std::getline(s, p, '@');) parts.push_back(p);
+      const bool tagged = parts.size() > 1 && std::all_of(parts.begin() + 1, parts.end(), [](const std::string& p) {
+                            return p.find('=') != std::string::npos;
+                          });
+      if (tagged) opt.files.push_back({parts[0], std::vector<std::string>(parts.begin() + 1, parts.end())});
+      else opt.files.push_back({a, {}});
+    }
   }
-  if (platform.empty() || files.empty()) {
+  if (opt.platform.empty() || opt.files.empty()) {
     std::fprintf(stderr,
                  "usage: kvmsim calibrate PLATFORM MEASUREMENTS... [--out new.yaml] [--scenario FILE]\n"
-                 "                        [--fit prefix,...] [--goal-cycles N] [--set key=value]...\n"
+                 "                        [--fit prefix,...] [--goal-cycles N] [--set key=value]... [--json]\n"
                  "MEASUREMENTS: kvm-unit-tests vmexit logs, perf kvm stat reports (these need --scenario,\n"
-                 "the scenario that reproduces the measured workload). --fit limits the fitted entries to\n"
-                 "keys starting with a prefix (default: every cost-table entry).\n");
+                 "the scenario that reproduces the measured workload); FILE@key=value[@key=value] simulates\n"
+                 "that file's measurements with those overrides (the host setting it was taken under).\n"
+                 "--fit limits the fitted entries to keys starting with a prefix (default: every entry).\n");
     return 2;
   }
-  const hw::Platform p = hw::Platform::load(platform);
-  std::vector<validation::Measurement> ms;
-  const auto& known = guest::vmexit_test_names();
-  for (const auto& f : files)
-    for (auto& m : validation::read_measurements(f)) {
-      if (m.kind == "vmexit" && std::find(known.begin(), known.end(), m.name) == known.end()) {
-        std::fprintf(stderr, "kvmsim: %s: test '%s' is not modelled; left out\n", f.c_str(), m.name.c_str());
-        continue;
-      }
-      ms.push_back(std::move(m));
-    }
-  std::vector<std::string> keys;
-  std::vector<double> prior;
-  for (const auto& k : hw::cost_keys()) {
-    const std::string key = k.key;
-    if (!prefixes.empty() &&
-        std::none_of(prefixes.begin(), prefixes.end(), [&](const std::string& x) { return key.rfind(x, 0) == 0; }))
-      continue;
-    keys.push_back(key);
-    prior.push_back(p.costs.*k.member);
-  }
-  if (keys.empty()) {
-    std::fprintf(stderr, "kvmsim: --fit matches no cost-table key (platforms/README.md lists them)\n");
-    return 2;
-  }
-  std::vector<run::CalibrationTarget> targets;
-  for (const auto& m : ms) targets.push_back({m.kind, m.name});
-  const run::CalibrationSim sim(std::filesystem::absolute(p.file).string(), scenario, targets, keys, goal, sets);
-  std::fprintf(stderr, "calibrating %zu entries of %s to %zu measurements (%zu simulations for the design matrix)\n",
-               keys.size(), p.name.c_str(), ms.size(), keys.size() + 1);
-  const validation::CalibrationResult r = validation::calibrate(keys, prior, ms, sim);
-  std::cout << r.report(ms);
+  const tools::PlatformCalibration c = tools::calibrate_platform(opt);
+  for (const auto& note : c.left_out) std::fprintf(stderr, "kvmsim: %s\n", note.c_str());
+  if (json) std::cout << c.to_json().dump(2) << "\n";
+  else std::cout << c.report();
   if (!out.empty()) {
-    std::ifstream f(p.file);
-    std::ostringstream text;
-    text << f.rdbuf();
-    std::string desc;
-    for (const auto& x : files) desc += (desc.empty() ? "" : ", ") + std::filesystem::path(x).filename().string();
     std::ofstream o(out);
-    o << validation::rewrite_platform(text.str(), r, desc);
+    o << c.platform_yaml();
     if (!o) {
       std::fprintf(stderr, "kvmsim: cannot write %s\n", out.c_str());
       return 1;
     }
-    std::cout << "wrote " << out << "\n";
+    if (!json) std::cout << "wrote " << out << "\n";
   }
   return 0;
 }

@@ -21,6 +21,7 @@ ROWS = [
     ("CFS + ipi_aware (patch 2)", "ple_mix", ["kvm.ishiguro.ipi_aware=true"]),
     ("CFS + both patches", "ple_mix", ["kvm.ishiguro.deboost=true", "kvm.ishiguro.ipi_aware=true"]),
     ("CFS + pending-interrupt boost (~5.13)", "ple_mix", ["kvm.dy_pending_interrupt=true"]),
+    ("CFS, on_spin 6.13 (loop counter as last_boosted)", "ple_mix", ["kvm.on_spin_version=6.13"]),
     ("CFS + PV sched yield", "ple_mix", ["guest.pv_sched_yield=true"]),
     ("CFS + pv spinlocks", "ple_mix", ["guest.pv_spinlock=true"]),
     ("EEVDF (6.6, NEXT_BUDDY off)", "ple_mix", ["host.scheduler=eevdf"]),
@@ -33,8 +34,14 @@ ROWS = [
     ("ple_mix + 30% idle halts, no patch", "ple_mix", ["overcommit.idle_share=0.3"]),
     ("ple_mix + 30% idle halts, ipi_aware", "ple_mix", ["overcommit.idle_share=0.3", "kvm.ishiguro.ipi_aware=true"]),
     ("ple_mix + 30% idle halts, both patches", "ple_mix", ["overcommit.idle_share=0.3", "kvm.ishiguro.deboost=true", "kvm.ishiguro.ipi_aware=true"]),
+    ("ple_mix, 200k user cycles per op, no patch", "ple_mix", ["overcommit.user_cycles=200000"]),
+    ("ple_mix, 200k user cycles, deboost", "ple_mix", ["overcommit.user_cycles=200000", "kvm.ishiguro.deboost=true"]),
+    ("ple_mix, 200k user cycles, ipi_aware", "ple_mix", ["overcommit.user_cycles=200000", "kvm.ishiguro.ipi_aware=true"]),
+    ("ple_mix, 200k user cycles, both patches", "ple_mix", ["overcommit.user_cycles=200000", "kvm.ishiguro.deboost=true", "kvm.ishiguro.ipi_aware=true"]),
     ("spinlock only, PAUSE 10 cycles (pre-Skylake), native", "spinlock", ["cost.cpu.pause=10"]),
     ("spinlock only, PAUSE 10 cycles, pv spinlocks", "spinlock", ["cost.cpu.pause=10", "guest.pv_spinlock=true"]),
+    ("spinlock only, PAUSE 10 cycles, pv spinlocks + 4.13-5.3 pv_wait_early", "spinlock",
+     ["cost.cpu.pause=10", "guest.pv_spinlock=true", "guest.pv_wait_early_preempted=true"]),
 ]
 
 
@@ -55,8 +62,8 @@ def main():
     ap.add_argument("--duration-ms", type=float, default=100)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    print("| configuration | PAUSE exits | vs no patch | ops/s (all VMs) | hints ignored | lock wait us | IPI wait us | preempted user/kernel |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| configuration | PAUSE exits | vs no patch | ops/s (all VMs) | hints ignored | yields to awaited / spinners / user | lock wait us | IPI wait us | preempted user/kernel |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     base = {}
     for label, kind, sets in ROWS:
         m = run(a.kvmsim, kind, sets, a.duration_ms, a.seed)
@@ -64,6 +71,9 @@ def main():
         picks, ign = m.get("sched.next_buddy_picks", 0), m.get("sched.next_buddy_ignored", 0)
         group = (kind, tuple(s for s in sets if s.startswith(("overcommit.", "cost."))))
         patched = [s for s in sets if not s.startswith(("overcommit.", "cost.", "vm.count"))]
+        y = m.get("yield_target.yields_all_vms", 0)
+        pct = lambda k: 100.0 * m.get("yield_target." + k + "_all_vms", 0) / y if y else 0.0
+        targets = f"{pct('awaited'):.0f}% / {pct('lock_waiter') + pct('ipi_waiter'):.0f}% / {pct('user'):.0f}%" if y else "-"
         if "vm.count=1" in sets:
             ref = None
         elif not patched:
@@ -73,7 +83,7 @@ def main():
             ref = base.get(group)
         rel = f"{100.0 * (m['ple.exits'] - ref) / ref:+.0f}%" if ref else ""
         share = f"{100.0 * ign / (picks + ign):.0f}%" if picks + ign else "-"
-        print(f"| {label} | {m['ple.exits']:.0f} | {rel} | {ops:.0f} | {share} | {m.get('lock.wait_ns_mean', 0) / 1e3:.1f} | "
+        print(f"| {label} | {m['ple.exits']:.0f} | {rel} | {ops:.0f} | {share} | {targets} | {m.get('lock.wait_ns_mean', 0) / 1e3:.1f} | "
               f"{m.get('ipi.wait_ns_mean', 0) / 1e3:.1f} | {m.get('preemptions.in_user', 0):.0f}/{m.get('preemptions.in_kernel', 0):.0f} |")
         sys.stdout.flush()
 

@@ -24,21 +24,24 @@ std::vector<Measurement> read_measurements(const std::string& path) {
   if (!f) throw std::runtime_error(path + ": cannot read");
   std::ostringstream s;
   s << f.rdbuf();
-  const std::string text = s.str();
+  return measurements_from_text(s.str(), path);
+}
+
+std::vector<Measurement> measurements_from_text(const std::string& text, const std::string& source) {
   std::vector<Measurement> out;
   switch (detect_format(text)) {
     case Format::VmexitLog:
-      for (const auto& [test, cycles] : parse_vmexit_log(text).cycles) out.push_back({path, "vmexit", test, cycles});
+      for (const auto& [test, cycles] : parse_vmexit_log(text).cycles) out.push_back({source, "vmexit", test, cycles, {}});
       break;
     case Format::PerfKvmStat:
       for (const auto& row : parse_perf_kvm_stat(text).rows)
-        if (row.samples > 0 && row.avg_us > 0) out.push_back({path, "perf", row.name, row.avg_us});
+        if (row.samples > 0 && row.avg_us > 0) out.push_back({source, "perf", row.name, row.avg_us, {}});
       break;
     default:
-      throw std::runtime_error(path + ": calibrate reads kvm-unit-tests vmexit logs and perf kvm stat reports, not " +
+      throw std::runtime_error(source + ": calibrate reads kvm-unit-tests vmexit logs and perf kvm stat reports, not " +
                                to_string(detect_format(text)));
   }
-  if (out.empty()) throw std::runtime_error(path + ": no measurement in it");
+  if (out.empty()) throw std::runtime_error(source + ": no measurement in it");
   return out;
 }
 

@@ -25,11 +25,15 @@ struct Measurement {
   std::string kind;    // "vmexit" (TSC cycles per iteration) or "perf" (avg us of an exit reason)
   std::string name;    // test name or exit reason
   double value = 0;
+  std::vector<std::string> sets;  // overrides of the simulated run for this measurement (the
+                                  // host's setting when it was taken, e.g. kvm.hlt_in_guest=true)
 };
 
 // Reads every usable number of a kvm-unit-tests vmexit log or a perf kvm stat report
 // (format detected). Throws ParseError / std::runtime_error naming the file.
 std::vector<Measurement> read_measurements(const std::string& path);
+// The same for text already read; `source` names it in errors and in Measurement::source.
+std::vector<Measurement> measurements_from_text(const std::string& text, const std::string& source);
 
 // Simulated values of the measurements (same order) for a full vector of candidate costs.
 using SimulateFn = std::function<std::vector<double>(const std::vector<double>& costs)>;

@@ -164,9 +164,9 @@ double cycles_score(const nlohmann::json& real, const nlohmann::json& sim) {
   return n ? 100.0 * std::exp(-err / n) : -1.0;
 }
 
-Comparison compare(const std::string& real_text, const std::string& real_name, const std::string& sim_dir) {
+Comparison compare(const std::string& real_text, const std::string& real_name, const std::string& sim_dir, Format format) {
   Comparison c;
-  const Format f = detect_format(real_text);
+  const Format f = format == Format::Unknown ? detect_format(real_text) : format;
   c.kind = to_string(f);
   const std::filesystem::path dir(sim_dir);
   std::ostringstream out;

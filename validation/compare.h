@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "validation/detect.h"
+
 namespace validation {
 
 struct Comparison {
@@ -23,9 +25,11 @@ struct Comparison {
   std::string text;       // the side-by-side table
 };
 
-// `real_text` is the real tool's output; `sim_dir` a kvmsim result folder (may be empty).
+// `real_text` is the real tool's output; `sim_dir` a kvmsim result folder (may be empty);
+// `format` the real text's format (Unknown: detected from the content).
 // Throws ParseError (unrecognizable real input) or std::runtime_error (missing sim files).
-Comparison compare(const std::string& real_text, const std::string& real_name, const std::string& sim_dir);
+Comparison compare(const std::string& real_text, const std::string& real_name, const std::string& sim_dir,
+                   Format format = Format::Unknown);
 
 // The score formulas, exposed for tests and documentation.
 // Exit mix: 100 * (1 - TVD) * (1 - min(1, sum_i p_i |ln(sim_avg_i / real_avg_i)|)), where

@@ -19,6 +19,12 @@ const char* to_string(Format f) {
   }
 }
 
+Format format_from_string(std::string_view name) {
+  for (Format f : {Format::PerfKvmStat, Format::Ftrace, Format::Cyclictest, Format::VmexitLog, Format::KvmStats})
+    if (name == to_string(f)) return f;
+  return Format::Unknown;
+}
+
 namespace {
 
 bool has(std::string_view s, std::string_view w) { return s.find(w) != std::string_view::npos; }

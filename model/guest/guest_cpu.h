@@ -97,9 +97,11 @@ class GuestCpu : public hw::GuestSoftware {
   OpAwaiter spin_until(hw::MemLine& line, uint64_t value, bool until_not = false, bool tight = false) {
     return op({hw::OpKind::SpinUntil, 0, value, until_not ? 1u : 0u, tight ? 1u : 0u, 0, 0, &line});
   }
-  // A spin-wait of at most `max_pauses` PAUSEs; yields the value last seen.
-  OpAwaiter spin_until_bounded(hw::MemLine& line, uint64_t value, uint64_t max_pauses) {
-    return op({hw::OpKind::SpinUntil, 0, value, 0, 0, max_pauses, 0, &line});
+  // A spin-wait of at most `max_pauses` PAUSEs; yields the value last seen. With
+  // `continues_loop` it is the same PAUSE loop as the bounded spin just before it (a check
+  // between, as pv_wait_node's every 256 PAUSEs), which PLE sees as one loop.
+  OpAwaiter spin_until_bounded(hw::MemLine& line, uint64_t value, uint64_t max_pauses, bool continues_loop = false) {
+    return op({hw::OpKind::SpinUntil, 0, value, 0, 0, max_pauses, continues_loop ? 1u : 0u, &line});
   }
   OpAwaiter cmpxchg(hw::MemLine& line, uint64_t expected, uint64_t desired) {
     return op({hw::OpKind::CmpXchg, 0, expected, desired, 0, 0, 0, &line});

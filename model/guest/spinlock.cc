@@ -1,19 +1,53 @@
 #include "guest/spinlock.h"
 
+#include <algorithm>
+
+#include "guest/pv_preempted.h"
+
 namespace guest {
 
-Task<> GuestSpinlock::lock(GuestCpu& g, int self, bool pv, SpinlockStats& st, double tsc_mhz) {
+Task<bool> GuestSpinlock::pv_wait_early(GuestCpu& g, uint64_t ticket, bool preempted_too, SpinlockStats& st) {
+  const uint64_t prev = ticket - 1;
+  if (halted_[prev % halted_.size()].first == prev) {  // READ_ONCE(prev->state) != VCPU_RUNNING
+    ++st.pv_wait_early;
+    co_return true;
+  }
+  if (!preempted_too) co_return false;
+  const auto& q = queued_[prev % queued_.size()];
+  if (q.first != prev || !co_await vcpu_is_preempted(g, q.second)) co_return false;
+  ++st.pv_wait_early;
+  ++st.pv_wait_early_preempted;
+  co_return true;
+}
+
+Task<> GuestSpinlock::lock(GuestCpu& g, int self, bool pv, SpinlockStats& st, double tsc_mhz, bool wait_early_preempted) {
   const uint64_t t0 = co_await g.rdtsc();
   const uint64_t ticket = co_await g.xadd(tail_, 1);
+  queued_[ticket % queued_.size()] = {ticket, self};
   bool contended = false;
   if (!pv) {
     if (owner_.latest() != ticket) contended = true;
     co_await g.spin_until(owner_, ticket);
   } else {
-    for (;;) {
-      const uint64_t seen = co_await g.spin_until_bounded(owner_, ticket, SPIN_THRESHOLD);
-      if (seen == ticket) break;
+    uint64_t seen = owner_.latest();
+    while (seen != ticket) {
       contended = true;
+      // pv_wait_node (a waiter ahead of me) or pv_wait_head_or_lock (I am next).
+      const bool head = ticket == seen + 1;
+      bool early = false;
+      uint64_t spun = 0;
+      while (seen != ticket && spun < SPIN_THRESHOLD) {
+        if (!head && ticket == seen + 1) break;  // became the queue head: a new count
+        if (!head && co_await pv_wait_early(g, ticket, wait_early_preempted, st)) {
+          early = true;
+          break;
+        }
+        const uint64_t chunk = head ? SPIN_THRESHOLD - spun : std::min(PV_PREV_CHECK_MASK + 1, SPIN_THRESHOLD - spun);
+        seen = co_await g.spin_until_bounded(owner_, ticket, chunk, spun > 0);
+        spun += chunk;
+      }
+      if (seen == ticket) break;
+      if (!early && spun < SPIN_THRESHOLD) continue;
       // pv_wait: publish "halted" before the last look at the lock; the unlocker hands
       // over first and reads this after, so one of the two sees the other.
       auto& slot = halted_[ticket % halted_.size()];
@@ -23,6 +57,7 @@ Task<> GuestSpinlock::lock(GuestCpu& g, int self, bool pv, SpinlockStats& st, do
       if (owner_.latest() != ticket) co_await g.hlt();  // kvm_wait: halt with IRQs off
       co_await g.sti();
       if (slot.first == ticket) slot = {UINT64_MAX, -1};
+      seen = owner_.latest();
     }
   }
   const uint64_t t1 = co_await g.rdtsc();

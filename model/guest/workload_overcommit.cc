@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "guest/pv_preempted.h"
 #include "guest/spinlock.h"
 #include "hw/apic_regs.h"
 #include "hw/mem_line.h"
@@ -13,8 +14,7 @@ namespace {
 
 class Overcommit : public Workload {
  public:
-  Overcommit(const OvercommitParams& p, std::function<bool(int)> is_preempted)
-      : p_(p), is_preempted_(std::move(is_preempted)) {}
+  Overcommit(const OvercommitParams& p, std::shared_ptr<OvercommitProbe> probe) : p_(p), probe_(std::move(probe)) {}
 
   void setup(VmView& vm) override {
     vm_ = vm;
@@ -22,6 +22,9 @@ class Overcommit : public Workload {
     tsc_mhz_ = vm.platform ? vm.platform->tsc_mhz : 1000.0;
     for (int i = 0; i < std::max(1, p_.locks); ++i) locks_.push_back(std::make_unique<GuestSpinlock>(static_cast<int>(n)));
     for (size_t i = 0; i < n; ++i) csd_.push_back(std::make_unique<hw::MemLine>(0));
+    if (!probe_) probe_ = std::make_shared<OvercommitProbe>();
+    probe_->state.assign(n, OvercommitProbe::Kernel);
+    probe_->ipi_target.assign(n, -1);
     for (size_t i = 0; i < n; ++i) {
       GuestCpu& g = *vm.cpus[i];
       g.set_isr(hw::CALL_FUNCTION_VECTOR, [this, i](GuestCpu& c, uint8_t) { return call_function_isr(c, i); });
@@ -44,15 +47,27 @@ class Overcommit : public Workload {
     m["lock.wait_ns_max"] = ls_.wait_ns.count ? ls_.wait_ns.max : 0.0;
     m["lock.pv_waits"] = static_cast<double>(ls_.pv_waits);
     m["lock.pv_kicks"] = static_cast<double>(ls_.pv_kicks);
+    m["lock.pv_wait_early"] = static_cast<double>(ls_.pv_wait_early);
+    m["lock.pv_wait_early_preempted"] = static_cast<double>(ls_.pv_wait_early_preempted);
     m["ipi.call_functions"] = static_cast<double>(ipi_wait_ns_.count);
     m["ipi.wait_ns_mean"] = ipi_wait_ns_.mean();
     m["ipi.wait_ns_max"] = ipi_wait_ns_.count ? ipi_wait_ns_.max : 0.0;
     m["ipi.pv_sched_yields"] = static_cast<double>(pv_yields_);
     m["workload.idle_halts"] = static_cast<double>(idles_);
+    // Directed yields taken, by what the target was doing (seed 003's question: whom does
+    // KVM boost?), and how many went to what the yielder waits for.
+    for (int s = 0; s < OvercommitProbe::kStates; ++s)
+      m[std::string("yield_target.") + OvercommitProbe::kNames[s]] = static_cast<double>(probe_->yields_to[static_cast<size_t>(s)]);
+    m["yield_target.awaited"] = static_cast<double>(probe_->yields_to_awaited);
+    m["yield_target.yields"] = static_cast<double>(probe_->yields);
+    m["yield_target.by_lock_waiters"] = static_cast<double>(probe_->yields_by_lock_waiters);
+    m["yield_target.by_ipi_waiters"] = static_cast<double>(probe_->yields_by_ipi_waiters);
   }
 
  private:
   uint64_t cycles(sim::Rng& rng, double mean) { return static_cast<uint64_t>(rng.exponential(mean)) + 1; }
+
+  void set_state(size_t v, OvercommitProbe::State s) { probe_->state[v] = s; }
 
   Task<> vcpu_main(GuestCpu& g, size_t self) {
     sim::Rng rng(p_.seed, "overcommit.vcpu" + std::to_string(self));
@@ -65,22 +80,29 @@ class Overcommit : public Workload {
     for (uint64_t now = start; now < end; now = co_await g.rdtsc()) {
       max_progress_ = std::max(max_progress_, static_cast<double>(now - start) / static_cast<double>(end - start));
       g.regs.cpl = 3;  // user mode
+      set_state(self, OvercommitProbe::User);
       co_await g.compute(cycles(rng, p_.user_cycles));
       g.regs.cpl = 0;  // system call (or the idle loop)
+      set_state(self, OvercommitProbe::Kernel);
       if (p_.idle_share > 0 && rng.uniform() < p_.idle_share) {
+        set_state(self, OvercommitProbe::Idle);
         // Nothing to run for a while: NO_HZ idle until the next timer (or an IPI).
         const uint64_t t = co_await g.rdtsc();
         co_await g.wrmsr(hw::MSR_IA32_TSC_DEADLINE, t + static_cast<uint64_t>(rng.exponential(p_.idle_us) * tsc_mhz_) + 1);
         co_await g.safe_halt();
         ++idles_;
+        set_state(self, OvercommitProbe::Kernel);
       }
       const bool ipi = n > 1 && rng.uniform() < p_.ipi_share;
       if (!ipi) {
         co_await g.compute(cycles(rng, p_.kernel_cycles));
         GuestSpinlock& l = *locks_[rng.below(locks_.size())];
-        co_await l.lock(g, static_cast<int>(self), p_.pv_spinlock, ls_, tsc_mhz_);
+        set_state(self, OvercommitProbe::LockWait);
+        co_await l.lock(g, static_cast<int>(self), p_.pv_spinlock, ls_, tsc_mhz_, p_.pv_wait_early_preempted);
+        set_state(self, OvercommitProbe::LockHeld);
         co_await g.compute(cycles(rng, p_.hold_cycles));
         co_await l.unlock(g, p_.pv_spinlock, vm_.apic_ids, ls_, tsc_mhz_);
+        set_state(self, OvercommitProbe::Kernel);
       } else {
         targets.clear();
         const int k = std::min<int>(p_.ipi_targets, static_cast<int>(n) - 1);
@@ -92,16 +114,20 @@ class Overcommit : public Workload {
         const uint64_t t0 = co_await g.rdtsc();
         for (int t : targets) co_await g.store(*csd_[static_cast<size_t>(t)], 1);
         co_await g.send_ipi_mask(targets, hw::CALL_FUNCTION_VECTOR);
-        if (p_.pv_sched_yield && is_preempted_) {
-          // kvm_smp_send_call_func_ipi: yield to the first preempted target.
+        if (p_.pv_sched_yield) {
+          // kvm_smp_send_call_func_ipi: yield to the first target the steal-time area
+          // shows preempted.
           for (int t : targets) {
-            if (!is_preempted_(t)) continue;
+            if (!co_await vcpu_is_preempted(g, t)) continue;
             ++pv_yields_;
             co_await g.vmcall(11 /*KVM_HC_SCHED_YIELD*/, vm_.apic_ids[static_cast<size_t>(t)]);
             break;
           }
         }
+        set_state(self, OvercommitProbe::IpiWait);
+        probe_->ipi_target[self] = targets.front();
         for (int t : targets) co_await g.spin_until(*csd_[static_cast<size_t>(t)], 0);
+        set_state(self, OvercommitProbe::Kernel);
         const uint64_t t1 = co_await g.rdtsc();
         ipi_wait_ns_.add(static_cast<double>(t1 - t0) * 1000.0 / tsc_mhz_);
       }
@@ -124,7 +150,7 @@ class Overcommit : public Workload {
   }
 
   OvercommitParams p_;
-  std::function<bool(int)> is_preempted_;
+  std::shared_ptr<OvercommitProbe> probe_;
   VmView vm_;
   std::vector<std::unique_ptr<GuestSpinlock>> locks_;
   std::vector<std::unique_ptr<hw::MemLine>> csd_;
@@ -139,8 +165,8 @@ class Overcommit : public Workload {
 
 }  // namespace
 
-std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p, std::function<bool(int)> is_preempted) {
-  return std::make_unique<Overcommit>(p, std::move(is_preempted));
+std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p, std::shared_ptr<OvercommitProbe> probe) {
+  return std::make_unique<Overcommit>(p, std::move(probe));
 }
 
 }  // namespace guest

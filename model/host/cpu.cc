@@ -71,6 +71,10 @@ void Cpu::schedule() {
   Task* next = policy_->pick_next();
   if (!next) next = &idle_;
   next->state = TaskState::Running;
+  if (yielder_) {
+    if (next == yielder_ && prev == yielder_) ++yield_repicked_;
+    yielder_ = nullptr;
+  }
   if (next == prev) {
     update_tick();
     prev->resume(*this);
@@ -121,6 +125,8 @@ int Cpu::yield_to(Task* p) {
   account_curr();  // yield_task_fair's update_curr
   if (!policy_->yield_to_task(curr_, p, *prq.policy_)) return 0;
   ++yield_to_success_;
+  yielder_ = curr_;
+  if (&prq == this) ++yield_to_same_rq_;
   if (&prq != this) {  // resched_curr(p_rq)
     hw::Icr icr;
     icr.vector = hw::RESCHEDULE_VECTOR;

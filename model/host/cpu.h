@@ -77,6 +77,10 @@ class Cpu : public hw::RootSoftware {
   uint64_t ticks() const { return ticks_; }
   uint64_t yield_to_calls() const { return yield_to_calls_; }
   uint64_t yield_to_success() const { return yield_to_success_; }
+  // Of the taken yields: target on this CPU's run queue; the yielder picked again at once
+  // (the hint lost on the yielder's own queue, seed 003 problem 1).
+  uint64_t yield_to_same_rq() const { return yield_to_same_rq_; }
+  uint64_t yield_repicked() const { return yield_repicked_; }
   uint64_t irqs(uint8_t vector) const { return irqs_[vector]; }
   bool is_idle_task(const Task* t) const { return t == &idle_; }
   // nohz_full: the tick also stops while exactly one task runs (issue 3, CPU isolation).
@@ -103,7 +107,8 @@ class Cpu : public hw::RootSoftware {
   bool nohz_full_ = false;
   sim::Picos tick_offset_ = 0;  // skew_tick
   uint64_t context_switches_ = 0, ticks_ = 0;
-  uint64_t yield_to_calls_ = 0, yield_to_success_ = 0;
+  uint64_t yield_to_calls_ = 0, yield_to_success_ = 0, yield_to_same_rq_ = 0, yield_repicked_ = 0;
+  Task* yielder_ = nullptr;  // curr after a taken yield_to, until the next schedule()
   std::array<uint64_t, 256> irqs_{};
 };
 

@@ -449,6 +449,7 @@ void Core::run_guest(sim::Picos now) {
       if ((op.kind == OpKind::SpinUntil || op.kind == OpKind::Pause) && now < ple_end_) {
         if (watched_) { watched_->unwatch(this); watched_ = nullptr; }
         line_wake_at_ = sim::kNever;
+        pause_loop_end_ = now;
         retire(op.kind == OpKind::SpinUntil ? op.line->load(cpu_, now, 0) : 0);
       } else if (op.kind == OpKind::SpinUntil || op.kind == OpKind::Pause) {
         // The pause loop outlasted the PLE window (SDM 25.1.3): exit. The spin goes on
@@ -753,8 +754,14 @@ bool Core::execute_pause_loop(GuestOp& op, sim::Picos spin_start) {
   // op.c != 0 marks a tight loop without PAUSE (`while (!flag);`): PLE cannot see it.
   const bool ple = op.c == 0 && (vmcs_->secondary() & SECONDARY_EXEC_PAUSE_LOOP_EXITING) &&
                    guest_->regs.cpl == 0 && vmcs_->read(VmcsField::PLE_GAP) != 0;
+  sim::Picos loop_start = spin_start;
+  if (op.kind == OpKind::SpinUntil && op.e && pause_loop_end_ <= spin_start &&
+      spin_start - pause_loop_end_ <= tsc_.time_of_count(vmcs_->read(VmcsField::PLE_GAP)))
+    loop_start = pause_loop_start_;  // the same loop, a few instructions later
+  pause_loop_start_ = loop_start;
+  pause_loop_end_ = sim::kNever;
   if (ple) {
-    const sim::Picos window_end = spin_start + ple_window_ps();
+    const sim::Picos window_end = std::max(spin_start + 1, loop_start + ple_window_ps());
     if (window_end <= end) end = ple_end_ = window_end;
   }
   if (op.kind == OpKind::SpinUntil) {

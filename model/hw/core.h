@@ -198,6 +198,10 @@ class Core : public sc_core::sc_module, public VmxCpu {
   sim::Picos op_start_ = 0, op_end_ = 0;
   sim::Picos preempt_at_ = sim::kNever;
   sim::Picos ple_end_ = sim::kNever;  // when the current pause loop hits PLE_WINDOW
+  // A bounded spin that ran out (issue 5): where its PAUSE loop started and ended, so that
+  // a spin op marked as continuing it (GuestOp::e, a check every 256 PAUSEs between) stays
+  // one loop for PLE when it follows within PLE_GAP.
+  sim::Picos pause_loop_start_ = 0, pause_loop_end_ = sim::kNever;
   sim::Picos line_wake_at_ = sim::kNever;
   MemLine* watched_ = nullptr;
 

@@ -26,7 +26,8 @@ enum class OpKind : uint8_t {
   Monitor,     // MONITOR on line
   Pause,       // a: number of PAUSE instructions in a tight loop
   SpinUntil,   // spin with PAUSE until line->value() == a (or != a when b == 1); d: at most
-               // d PAUSEs (0: unbounded), then retire with the value seen
+               // d PAUSEs (0: unbounded), then retire with the value seen; e == 1: the same
+               // PAUSE loop as a bounded spin that ended less than PLE_GAP before
   CmpXchg,     // LOCK CMPXCHG on line: if value == a store b; result: the old value
   XAdd,        // LOCK XADD on line: add a; result: the old value
   Store,       // line->store(a)

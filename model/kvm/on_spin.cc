@@ -18,18 +18,28 @@ bool vcpu_dy_runnable(const Vcpu& v) {
   return vcpu_dy_has_pending_interrupt(v);
 }
 
-bool on_spin_candidate(const Vcpu& me, const Vcpu& c, bool yield_to_kernel_mode) {
+// The filters in the 5.6 loop's order. Seed 003 patch 2 (the RFC's kvm_main.c hunk): a
+// ready candidate that is not preempted (woken from a halt, not yet running) is skipped
+// unless its mask has my bit, and so is a candidate preempted in user mode; each skip
+// sets my bit, so the same spinner takes that candidate at its next look (before the
+// candidate runs again and clears the mask).
+bool on_spin_candidate(const Vcpu& me, Vcpu& c, bool yield_to_kernel_mode) {
   if (&c == &me || !c.ready) return false;
   const KvmParams& p = me.kvm.params();
   const uint64_t my_bit = 1ull << (me.vcpu_id & 63);
+  if (p.ishiguro_ipi_aware && !c.preempted && !(c.ipi_received & my_bit)) {
+    c.ipi_received |= my_bit;  // seed 003 problem 3: not every woken vCPU is worth a boost
+    return false;
+  }
   if (c.blocking && !vcpu_dy_runnable(c)) return false;
-  // Seed 003 problem 3: a halted IPI receiver is a candidate only for its IPI senders.
-  if (p.ishiguro_ipi_aware && c.blocking && !c.preempted && !(c.ipi_received & my_bit)) return false;
   if (c.preempted && yield_to_kernel_mode && !c.preempted_in_kernel) {
-    const bool pending = p.dy_pending_interrupt && vcpu_dy_has_pending_interrupt(c);
+    if (p.dy_pending_interrupt && vcpu_dy_has_pending_interrupt(c)) return true;  // ~5.13
+    if (!p.ishiguro_ipi_aware) return false;
     // Seed 003 problem 2: an IPI receiver preempted in user mode is boosted by its senders.
-    const bool ipi_target = p.ishiguro_ipi_aware && (c.ipi_received & my_bit);
-    if (!pending && !ipi_target) return false;
+    if (!(c.ipi_received & my_bit)) {
+      c.ipi_received |= my_bit;
+      return false;
+    }
   }
   return true;
 }
@@ -58,28 +68,29 @@ int kvm_vcpu_on_spin(hw::VmxCpu& cpu, Vcpu& me, bool yield_to_kernel_mode) {
   me.in_spin_loop = true;
   int tries = 3;
   int boosted = -1;
-  auto attempt = [&](int i) -> bool {  // true: stop the walk
+  auto attempt = [&](int i, int counter) -> bool {  // true: stop the walk
     Vcpu& c = kvm.vcpu(i);
     if (!on_spin_candidate(me, c, yield_to_kernel_mode)) return false;
     if (!eligible_for_directed_yield(c)) return false;
     const int r = kvm_vcpu_yield_to(cpu, me, c);
     if (r > 0) {
-      kvm.last_boosted_vcpu = i;
+      // 6.13 .. 6.18 wrote the loop counter, not the index (fixed by 32bd348be3fa).
+      kvm.last_boosted_vcpu = kvm.params().on_spin_version == KvmParams::OnSpin::V6_13 ? counter : i;
       boosted = i;
       return true;
     }
     return r < 0 && --tries == 0;
   };
   const int last = kvm.last_boosted_vcpu;
-  if (kvm.params().on_spin_version == KvmParams::OnSpin::V6_10) {
-    // >= 6.10: one loop starting after the last boosted vCPU.
+  if (kvm.params().on_spin_version != KvmParams::OnSpin::V5_6) {
+    // >= 6.13: one loop over vCPU[last+1] .. vCPU[last], wrapping.
     for (int k = 0; k < n; ++k)
-      if (attempt((last + 1 + k) % n)) break;
+      if (attempt((last + 1 + k) % n, k)) break;
   } else {
-    // 5.6: pass 0 over (last, n), pass 1 over [0, last].
+    // 5.6 .. 6.12: pass 0 over (last, n), pass 1 over [0, last].
     bool stop = false;
-    for (int i = last + 1; i < n && !stop; ++i) stop = attempt(i);
-    for (int i = 0; i <= last && i < n && !stop && boosted < 0 && tries; ++i) stop = attempt(i);
+    for (int i = last + 1; i < n && !stop; ++i) stop = attempt(i, i);
+    for (int i = 0; i <= last && i < n && !stop && boosted < 0 && tries; ++i) stop = attempt(i, i);
   }
   // The yielder is switched out before it leaves the loop: it stays "in the spin loop"
   // (and a candidate every other time) until it runs again.

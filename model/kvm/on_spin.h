@@ -8,8 +8,10 @@
 // pending posted interrupt); a preempted vCPU in user mode is skipped when yielding to
 // kernel mode (unless, with kvm.dy_pending_interrupt, it has a pending interrupt); the
 // eligibility toggle of vCPUs that are themselves in a spin loop. Seed 003 patch 2
-// (kvm.ishiguro.ipi_aware) adds: a halted candidate that I did not IPI is skipped, and a
-// candidate preempted in user mode that I IPI'd is not.
+// (kvm.ishiguro.ipi_aware, the RFC's code) adds: a ready candidate that is not preempted
+// (woken from a halt) or is preempted in user mode is skipped unless my bit is in its
+// ipi_received mask (set by my IPIs while it was scheduled out, or by my previous skip of
+// it); a skip sets the bit. The mask is cleared at every entry and at sched-in.
 #pragma once
 
 #include "hw/vmx_cpu.h"
@@ -21,7 +23,8 @@ class Vcpu;
 // Candidate checks before the eligibility toggle (exposed for unit tests).
 bool vcpu_dy_runnable(const Vcpu& v);
 bool vcpu_dy_has_pending_interrupt(const Vcpu& v);
-bool on_spin_candidate(const Vcpu& me, const Vcpu& c, bool yield_to_kernel_mode);
+// Seed 003 patch 2 may set my bit in the candidate's ipi_received mask (hence non-const).
+bool on_spin_candidate(const Vcpu& me, Vcpu& c, bool yield_to_kernel_mode);
 // kvm_vcpu_eligible_for_directed_yield (toggles dy_eligible of a spinning candidate).
 bool eligible_for_directed_yield(Vcpu& c);
 // kvm_vcpu_yield_to, counting directed_yield.* on `me`.

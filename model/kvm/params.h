@@ -33,8 +33,10 @@ struct KvmParams {
   uint32_t halt_poll_ns_grow = 2;
   uint64_t halt_poll_ns_grow_start = 10000;
   uint32_t halt_poll_ns_shrink = 2;   // 0 = reset to 0 (before ~6.9)
-  // Issue 5: directed yield. kvm_vcpu_on_spin as in 5.6 (two passes) or >= 6.10 (one loop).
-  enum class OnSpin : uint8_t { V5_6, V6_10 } on_spin_version = OnSpin::V5_6;
+  // Issue 5: directed yield. kvm_vcpu_on_spin's loop: two passes around last_boosted_vcpu
+  // (<= 6.12), one loop that stores the loop counter as last_boosted_vcpu (commit
+  // 7e513617da71, 6.13 .. 6.18), or one loop that stores the vCPU index (6.19, 6.18.y).
+  enum class OnSpin : uint8_t { V5_6, V6_13, V6_19 } on_spin_version = OnSpin::V5_6;
   bool dy_pending_interrupt = false;  // ~5.13: a preempted vCPU with a pending interrupt counts as in-kernel
   bool ishiguro_ipi_aware = false;    // seed 003 patch 2
   bool trace_ple_window = false;      // record kvm_ple_window_update events

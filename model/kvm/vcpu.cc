@@ -375,6 +375,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
     ple_window_dirty = false;
     c.vmwrite(vmcs, VmcsField::PLE_WINDOW, ple_window);
   }
+  ipi_received = 0;  // seed 003 patch 2 clears the IPI-sender mask in vmx_vcpu_run
   lapic.wait_lapic_expire(c);
   if (kvm.l1d_flush() && l1tf_flush_l1d) c.charge(costs.mitigation_l1d_flush);
   l1tf_flush_l1d = false;

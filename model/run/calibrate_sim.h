@@ -1,7 +1,9 @@
 // The simulator side of `kvmsim calibrate` (validation/calibrate.h): the simulated value of
 // each measurement for a candidate cost table, from in-process runs with cost.<key>
 // overrides. vmexit measurements run the kvm-unit-tests vmexit workload on the platform;
-// perf measurements (mean time of an exit reason) run a scenario the caller names.
+// perf measurements (mean time of an exit reason) run a scenario the caller names. Targets
+// with their own overrides (measured under another host setting) get runs of their own: one
+// per kind and distinct set of overrides.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@ namespace run {
 struct CalibrationTarget {
   std::string kind;  // "vmexit" | "perf"
   std::string name;  // test or exit reason
+  std::vector<std::string> sets = {};  // overrides for this target's run (after the common ones)
 };
 
 class CalibrationSim {

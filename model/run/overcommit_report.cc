@@ -14,6 +14,7 @@ void collect_overcommit(System& sys, sim::Picos end, RunResult& r) {
   uint64_t attempted = 0, successful = 0, esrch = 0, on_spin = 0, kicks = 0, pv_yields = 0;
   uint64_t in_kernel = 0, in_user = 0, ple_exits = 0, window_sum = 0, window_now = 0, nv = 0;
   double ops_all = 0;
+  std::map<std::string, double> yield_targets;  // yield_target.* over every VM
   std::ostringstream trace, timeline;
   timeline << "ms";
   sim::Picos width = sim::ms(1);  // the coarsest VM's bin width (powers of two of 1 ms)
@@ -43,6 +44,8 @@ void collect_overcommit(System& sys, sim::Picos end, RunResult& r) {
       std::map<std::string, std::string> wf;
       vm->workload->report(wm, wf);
       if (auto it = wm.find("workload.ops_per_s"); it != wm.end()) ops_all += it->second;
+      for (const auto& [k, v] : wm)
+        if (k.rfind("yield_target.", 0) == 0) yield_targets[k + "_all_vms"] += v;
     }
     // trace-cmd report lines: "<comm>-<pid> [<cpu>] <secs>: kvm_ple_window_update: ..."
     char line[200];
@@ -70,12 +73,15 @@ void collect_overcommit(System& sys, sim::Picos end, RunResult& r) {
   m["preemptions.in_kernel"] = static_cast<double>(in_kernel);
   m["preemptions.in_user"] = static_cast<double>(in_user);
   if (sys.vms.size() > 1) m["workload.ops_per_s_all_vms"] = ops_all;
+  for (const auto& [k, v] : yield_targets) m[k] = v;
   // Host scheduler: yield_to calls and the buddy statistics of cfs/eevdf.
-  uint64_t y = 0, ys = 0, picks = 0, ignored = 0, deboosts = 0;
+  uint64_t y = 0, ys = 0, same_rq = 0, repicked = 0, picks = 0, ignored = 0, deboosts = 0;
   for (int c = 0; c < sys.kernel->nr_cpus(); ++c) {
     host::Cpu& cpu = sys.kernel->cpu(c);
     y += cpu.yield_to_calls();
     ys += cpu.yield_to_success();
+    same_rq += cpu.yield_to_same_rq();
+    repicked += cpu.yield_repicked();
     if (auto* cfs = dynamic_cast<host::Cfs*>(cpu.policy().fair_class())) {
       picks += cfs->stats.next_buddy_picks;
       ignored += cfs->stats.next_buddy_ignored;
@@ -88,6 +94,8 @@ void collect_overcommit(System& sys, sim::Picos end, RunResult& r) {
   m["host.yield_to"] = static_cast<double>(y);
   m["host.migrations"] = static_cast<double>(sys.kernel->migrations());
   m["host.yield_to_taken"] = static_cast<double>(ys);
+  m["host.yield_to_same_rq"] = static_cast<double>(same_rq);
+  m["host.yield_repicked"] = static_cast<double>(repicked);
   m["sched.next_buddy_picks"] = static_cast<double>(picks);
   m["sched.next_buddy_ignored"] = static_cast<double>(ignored);
   m["sched.ishiguro_deboosts"] = static_cast<double>(deboosts);

@@ -42,7 +42,10 @@ kvm::KvmParams kvm_params(const sim::Config& c, const hw::Platform& p) {
   k.pv_send_ipi = c.get_bool("kvm.pv_send_ipi");
   k.noexit_pv_ipi = c.get_string("guest.ipi_mode") == "noexit_pv";
   k.enable_ipiv = c.get_bool("kvm.enable_ipiv");
-  k.on_spin_version = c.get_string("kvm.on_spin_version") == "6.10" ? kvm::KvmParams::OnSpin::V6_10 : kvm::KvmParams::OnSpin::V5_6;
+  const std::string on_spin = c.get_string("kvm.on_spin_version");  // "6.10" still had the two passes
+  k.on_spin_version = on_spin == "6.13"   ? kvm::KvmParams::OnSpin::V6_13
+                      : on_spin == "6.19" ? kvm::KvmParams::OnSpin::V6_19
+                                          : kvm::KvmParams::OnSpin::V5_6;
   k.dy_pending_interrupt = c.get_bool("kvm.dy_pending_interrupt");
   k.ishiguro_ipi_aware = c.get_bool("kvm.ishiguro.ipi_aware");
   k.trace_ple_window = c.get_bool("kvm.trace_ple_window");
@@ -113,12 +116,18 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     p.idle_us = cfg.get_double("overcommit.idle_us");
     p.pv_spinlock = cfg.get_bool("guest.pv_spinlock");
     p.pv_sched_yield = cfg.get_bool("guest.pv_sched_yield");
+    p.pv_wait_early_preempted = cfg.get_bool("guest.pv_wait_early_preempted");
     p.seed = seed;
-    // The guest's vcpu_is_preempted() reads the steal-time preempted byte; until that is
-    // modelled (issue 6) it reads KVM's preempted flag, which is what the byte mirrors.
-    std::function<bool(int)> preempted;
-    if (kvm) preempted = [kvm](int i) { return kvm->vcpu(i).preempted; };
-    return guest::make_overcommit_workload(p, std::move(preempted));
+    // kvm_guest_init: PV sched yield needs KVM_FEATURE_STEAL_TIME (vcpu_is_preempted).
+    if (p.pv_sched_yield && !cfg.get_bool("guest.steal_time"))
+      throw sim::ConfigError(cfg.source(), 0, "guest.pv_sched_yield", "guest.steal_time=true (vcpu_is_preempted reads the steal-time area)",
+                             "guest.steal_time=false");
+    auto probe = std::make_shared<guest::OvercommitProbe>();
+    if (kvm)  // classify every taken directed yield by what its target was doing
+      kvm->directed_yield_observer = [probe](const kvm::Vcpu& me, const kvm::Vcpu& t, int r) {
+        if (r > 0 && !probe->state.empty()) probe->on_yield(me.vcpu_id, t.vcpu_id);
+      };
+    return guest::make_overcommit_workload(p, probe);
   }
   if (kind == "ebizzy" || kind == "dedup") {
     guest::EbizzyParams p;

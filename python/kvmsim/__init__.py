@@ -8,6 +8,10 @@
                       grid={"kvm.hv_timer": [True, False], "kvm.halt_poll_ns": [0, 200000]},
                       seeds=[1, 2], jobs=4)
 
+    kvmsim.compare("perf-kvm-stat.txt", "runs/mix")["score"]     # real vs simulated
+    kvmsim.validate(quick=True)                                  # the seeds' tables
+    kvmsim.calibrate("skylake-sp-2s", "vmexit.log", fit="kvm.handle_").write("new.yaml")
+
 See python/README.md for the full API, the results store and Dask.
 """
 import os as _os
@@ -22,6 +26,7 @@ from ._scenario import resolve, schema, schema_markdown  # noqa: E402
 from .result import Result, run  # noqa: E402
 from .store import Store, open_store  # noqa: E402
 from .sweep import DEFAULT_STORE, SweepError, sweep  # noqa: E402
+from .validation import Calibration, Comparison, calibrate, compare, validate  # noqa: E402
 
 
 def version() -> str:
@@ -48,11 +53,15 @@ def parse(source, format: str = "auto") -> dict:
 __version__ = version()
 
 __all__ = [
+    "Calibration",
+    "Comparison",
     "ConfigError",
     "DEFAULT_STORE",
     "Result",
     "Store",
     "SweepError",
+    "calibrate",
+    "compare",
     "open_store",
     "parse",
     "plot",
@@ -61,6 +70,7 @@ __all__ = [
     "schema",
     "schema_markdown",
     "sweep",
+    "validate",
     "version",
 ]
 

@@ -22,11 +22,15 @@
 #include <nlohmann/json.hpp>
 #include <systemc>
 
+#include "apps/calibrate_platform.h"
+#include "apps/validate_seeds.h"
 #include "hw/platform.h"
 #include "run/runner.h"
 #include "run/schema.h"
 #include "sim/config.h"
+#include "validation/compare.h"
 #include "validation/detect.h"
+#include "validation/parse_common.h"
 #include "validation/json.h"
 
 namespace py = pybind11;
@@ -79,6 +83,14 @@ run::RunResult result_from_json(const std::string& text) {
   return r;
 }
 
+// A format name from Python: "perf-kvm-stat", "ftrace", "cyclictest", "vmexit", "kvm-stats".
+validation::Format format_arg(const std::string& format) {
+  const validation::Format f = validation::format_from_string(format);
+  if (f == validation::Format::Unknown)
+    throw py::value_error("format '" + format + "': expected auto, perf-kvm-stat, ftrace, cyclictest, vmexit or kvm-stats");
+  return f;
+}
+
 std::string run_config(const sim::Config& cfg) {
   run::RunResult r;
   {
@@ -121,6 +133,8 @@ PYBIND11_MODULE(_kvmsim, m) {
       exc.attr("expected") = e.expected;
       exc.attr("found") = e.found;
       PyErr_SetObject(g_config_error, exc.ptr());
+    } catch (const validation::ParseError& e) {  // input that is no tool's output: a ValueError
+      PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
 
@@ -213,17 +227,7 @@ PYBIND11_MODULE(_kvmsim, m) {
       "parse_tool_output",
       [](const std::string& text, const std::string& format) {
         namespace v = validation;
-        v::Format f = v::Format::Unknown;
-        if (format == "auto") {
-          f = v::detect_format(text);
-        } else {
-          for (v::Format c : {v::Format::PerfKvmStat, v::Format::Ftrace, v::Format::Cyclictest, v::Format::VmexitLog,
-                              v::Format::KvmStats})
-            if (format == v::to_string(c)) f = c;
-          if (f == v::Format::Unknown)
-            throw py::value_error("format '" + format +
-                                  "': expected auto, perf-kvm-stat, ftrace, cyclictest, vmexit or kvm-stats");
-        }
+        const v::Format f = format == "auto" ? v::detect_format(text) : format_arg(format);
         nlohmann::json r;
         switch (f) {
           case v::Format::PerfKvmStat: r = v::to_json(v::parse_perf_kvm_stat(text)); break;
@@ -238,6 +242,85 @@ PYBIND11_MODULE(_kvmsim, m) {
       },
       py::arg("text"), py::arg("format") = "auto",
       "Parse a real tool's output (the C++ parsers of `kvmsim compare`): JSON text {format, result}.");
+
+  m.def(
+      "compare_json",
+      [](const std::string& real_text, const std::string& real_name, const std::string& sim_dir, const std::string& format) {
+        const validation::Format f = format == "auto" ? validation::Format::Unknown : format_arg(format);
+        validation::Comparison c;
+        {
+          py::gil_scoped_release release;
+          c = validation::compare(real_text, real_name, sim_dir, f);
+        }
+        nlohmann::json j{{"kind", c.kind}, {"real", c.real}, {"sim", c.sim},
+                         {"score", c.score < 0 ? nlohmann::json() : nlohmann::json(c.score)}};
+        if (!c.details.is_null()) j["details"] = c.details;
+        return nlohmann::json{{"json", j}, {"text", c.text}, {"plot", c.plot}}.dump();
+      },
+      py::arg("real_text"), py::arg("real_name"), py::arg("sim_dir") = "", py::arg("format") = "auto",
+      "`kvmsim compare`: JSON text {json: (what --json prints), text: (the table), plot: (--plot's data)}.");
+
+  m.def(
+      "validate_json",
+      [](const std::string& reference, const std::string& scenarios, bool quick, const std::string& only) {
+        tools::ValidateOptions opt{reference, scenarios, quick, only};
+        tools::ValidateResult r;
+        {
+          py::gil_scoped_release release;
+          std::lock_guard<std::mutex> lock(run_mutex());
+          r = tools::validate_seeds(opt);
+        }
+        nlohmann::json j = r.to_json();
+        j["table"] = r.table;
+        return j.dump();
+      },
+      py::arg("reference") = "", py::arg("scenarios") = "", py::arg("quick") = false, py::arg("only") = "",
+      "`kvmsim validate --json` (empty reference/scenarios: the repository's), plus the text table as \"table\".");
+
+  m.def(
+      "calibrate_json",
+      [](const std::string& platform, const std::string& measurements_json, const std::string& scenario,
+         const std::vector<std::string>& fit, uint64_t goal_cycles, const std::vector<std::string>& sets) {
+        tools::CalibrateOptions opt;
+        opt.platform = platform;
+        for (const auto& x : nlohmann::json::parse(measurements_json)) {
+          const auto own = x.value("sets", std::vector<std::string>{});
+          if (x.contains("path")) {  // a file, read (and named in the sources) as the CLI does
+            opt.files.push_back({x.at("path").get<std::string>(), own});
+            continue;
+          }
+          const std::string source = x.at("source").get<std::string>();
+          if (x.contains("text")) {  // a vmexit log or perf kvm stat report's text
+            for (auto& m : validation::measurements_from_text(x.at("text").get<std::string>(), source)) {
+              m.sets = own;
+              opt.measurements.push_back(std::move(m));
+            }
+          } else {
+            opt.measurements.push_back({source, x.at("kind").get<std::string>(), x.at("name").get<std::string>(),
+                                        x.at("value").get<double>(), own});
+          }
+        }
+        opt.scenario = scenario;
+        opt.fit = fit;
+        opt.goal_cycles = goal_cycles;
+        opt.sets = sets;
+        tools::PlatformCalibration c;
+        {
+          py::gil_scoped_release release;
+          std::lock_guard<std::mutex> lock(run_mutex());
+          c = tools::calibrate_platform(opt);
+        }
+        nlohmann::json j = c.to_json();
+        j["report"] = c.report();
+        j["platform_yaml"] = c.platform_yaml();
+        return j.dump();
+      },
+      py::arg("platform"), py::arg("measurements_json") = "[]",
+      py::arg("scenario") = "", py::arg("fit") = std::vector<std::string>{}, py::arg("goal_cycles") = uint64_t{1} << 20,
+      py::arg("sets") = std::vector<std::string>{},
+      "`kvmsim calibrate`: JSON text (PlatformCalibration::to_json plus \"report\" and \"platform_yaml\"). "
+      "measurements_json: [{path} or {source, text} or {source, kind (vmexit|perf), name, value}], each with an "
+      "optional \"sets\" (overrides of its simulated runs).");
 
   m.def("version", [] { return std::string(run::version()); }, "kvmsim version string");
 }

@@ -78,7 +78,7 @@ TEST(Calibrate, ReportsEntriesTheDataCannotSeparate) {
   const std::vector<std::string> keys = {"vmx.vmexit", "vmx.vmentry", "kvm.handle_cpuid", "guest.ipi_handler"};
   std::vector<double> prior;
   for (const auto& k : keys) prior.push_back(*hw::find_cost(p.costs, k));
-  const std::vector<validation::Measurement> ms = {{"x", "vmexit", "cpuid", 1500}, {"x", "vmexit", "vmcall", 1530}};
+  const std::vector<validation::Measurement> ms = {{"x", "vmexit", "cpuid", 1500, {}}, {"x", "vmexit", "vmcall", 1530, {}}};
   const run::CalibrationSim sim(p.file, "", {{"vmexit", "cpuid"}, {"vmexit", "vmcall"}}, keys, 1u << 16);
   const validation::CalibrationResult r = validation::calibrate(keys, prior, ms, sim);
   EXPECT_EQ(r.rank, 2);

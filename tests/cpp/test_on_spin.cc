@@ -148,7 +148,7 @@ TEST(OnSpin, RotationStartsAfterLastBoostedVcpu) {
 }
 
 TEST(OnSpin, FailedYieldsTryThreeEsrchThenStop) {
-  for (auto version : {kvm::KvmParams::OnSpin::V5_6, kvm::KvmParams::OnSpin::V6_10}) {
+  for (auto version : {kvm::KvmParams::OnSpin::V5_6, kvm::KvmParams::OnSpin::V6_13, kvm::KvmParams::OnSpin::V6_19}) {
     kvm::KvmParams p;
     p.on_spin_version = version;
     Vm vm(6, p);
@@ -164,9 +164,9 @@ TEST(OnSpin, FailedYieldsTryThreeEsrchThenStop) {
 }
 
 TEST(OnSpin, TwoPassOrderMatchesTheSingleLoop) {
-  // 5.6 walks (last, n) then [0, last]; 6.10 walks last+1 .. last+n mod n: with me = 3 and
-  // last = 1 both try 2, 4, 0, 1.
-  for (auto version : {kvm::KvmParams::OnSpin::V5_6, kvm::KvmParams::OnSpin::V6_10}) {
+  // 5.6 walks (last, n) then [0, last]; 6.13+ walks last+1 .. last+n mod n: with me = 3 and
+  // last = 1 all try 2, 4, 0, 1.
+  for (auto version : {kvm::KvmParams::OnSpin::V5_6, kvm::KvmParams::OnSpin::V6_13, kvm::KvmParams::OnSpin::V6_19}) {
     kvm::KvmParams p;
     p.on_spin_version = version;
     Vm vm(5, p);
@@ -179,6 +179,30 @@ TEST(OnSpin, TwoPassOrderMatchesTheSingleLoop) {
     EXPECT_EQ(vm.spin(3), -1);
     EXPECT_EQ(vm.host.tried, (std::vector<int>{2, 4, 0, 1}));
   }
+}
+
+TEST(OnSpin, SingleLoopOf613StoresTheLoopCounterAndPicksDifferently) {
+  // Five vCPUs, all preempted in the kernel, me = 0, last_boosted_vcpu = 2. Every version
+  // boosts vCPU 3 first. 5.6 and 6.19 then store 3 and start the next walk at 4; 6.13
+  // stored the loop counter (0: vCPU 3 was the first one it looked at), so its next walk
+  // starts at 1, and after boosting vCPU 1 (counter 0 again) it starts at 1 once more: the
+  // rotation is stuck on the low indices.
+  const auto run = [](kvm::KvmParams::OnSpin version) {
+    kvm::KvmParams p;
+    p.on_spin_version = version;
+    Vm vm(5, p);
+    for (int i = 1; i < 5; ++i) vm.preempt(i, true);
+    vm.kvm->last_boosted_vcpu = 2;
+    std::vector<int> picks;
+    for (int k = 0; k < 3; ++k) picks.push_back(vm.spin(0));
+    return std::make_pair(picks, vm.kvm->last_boosted_vcpu);
+  };
+  EXPECT_EQ(run(kvm::KvmParams::OnSpin::V5_6).first, (std::vector<int>{3, 4, 1}));
+  EXPECT_EQ(run(kvm::KvmParams::OnSpin::V6_19).first, (std::vector<int>{3, 4, 1}));
+  EXPECT_EQ(run(kvm::KvmParams::OnSpin::V6_19).second, 1);
+  const auto buggy = run(kvm::KvmParams::OnSpin::V6_13);
+  EXPECT_EQ(buggy.first, (std::vector<int>{3, 1, 1}));
+  EXPECT_EQ(buggy.second, 0);
 }
 
 TEST(OnSpin, IshiguroIpiAwareBoostsUserModeReceiversOfMyIpis) {
@@ -207,6 +231,20 @@ TEST(OnSpin, IshiguroIpiAwareSkipsHaltedReceiversOfOthersIpis) {
       EXPECT_EQ(vm.spin(2), 1);
     }
   }
+}
+
+TEST(OnSpin, IshiguroSkipSetsMyBitSoMyNextLookTakesTheCandidate) {
+  // The RFC's on_spin marks my bit in a candidate it skips (preempted in user mode, or woken
+  // and not preempted): the same spinner boosts it at its next look, another one does not.
+  kvm::KvmParams p;
+  p.ishiguro_ipi_aware = true;
+  Vm vm(3, p);
+  vm.preempt(1, false);
+  EXPECT_EQ(vm.spin(0), -1);
+  EXPECT_EQ(vm.v(1).ipi_received, 1u);
+  EXPECT_EQ(vm.spin(2), -1);  // vCPU 2's first look: marks bit 2
+  EXPECT_EQ(vm.spin(0), 1);   // vCPU 0's second look
+  EXPECT_EQ(vm.host.tried, (std::vector<int>{1}));
 }
 
 TEST(OnSpin, IpiMaskIsClearedAtSchedIn) {

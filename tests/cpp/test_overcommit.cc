@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "guest/spinlock.h"
+#include "hw/mem_line.h"
 #include "run/runner.h"
 #include "run/system.h"
 #include "run_helpers.h"
@@ -124,6 +125,81 @@ TEST(Overcommit, IshiguroMitigationsCutPleExitsWithoutLosingThroughput) {
   const run::RunResult off = storm({}), on = storm({"kvm.ishiguro.deboost=true", "kvm.ishiguro.ipi_aware=true"});
   EXPECT_LT(metric(on, "ple.exits"), 0.9 * metric(off, "ple.exits"));
   EXPECT_GE(metric(on, "workload.ops_per_s_all_vms"), metric(off, "workload.ops_per_s_all_vms"));
+}
+
+// Seed 003's patch 2 targets IPI receivers preempted in user mode (problem 2). When the
+// vCPUs spend most of their time in user code between call-function IPIs (200k cycles,
+// about 95 us), the preempted receivers are mostly in user mode; vanilla KVM never boosts
+// them and the senders' PLE exits boost other preempted senders instead. The patches
+// (the sender's bit in the receiver's mask) cut the PLE exits by more than half.
+TEST(Overcommit, IshiguroMitigationsHalvePleExitsWhenReceiversRunUserCode) {
+  const std::vector<std::string> user = {"overcommit.user_cycles=200000"};
+  std::vector<std::string> both = user;
+  both.insert(both.end(), {"kvm.ishiguro.deboost=true", "kvm.ishiguro.ipi_aware=true"});
+  const run::RunResult off = storm(user), on = storm(both);
+  std::printf("  PLE exits %.0f -> %.0f, ops/s %.0f -> %.0f, yields to the awaited vCPU %.0f%% -> %.0f%%\n", metric(off, "ple.exits"),
+              metric(on, "ple.exits"), metric(off, "workload.ops_per_s_all_vms"), metric(on, "workload.ops_per_s_all_vms"),
+              100 * metric(off, "yield_target.awaited_all_vms") / std::max(1.0, metric(off, "yield_target.yields_all_vms")),
+              100 * metric(on, "yield_target.awaited_all_vms") / std::max(1.0, metric(on, "yield_target.yields_all_vms")));
+  EXPECT_LT(metric(on, "ple.exits"), 0.5 * metric(off, "ple.exits"));
+  EXPECT_GE(metric(on, "workload.ops_per_s_all_vms"), metric(off, "workload.ops_per_s_all_vms"));
+  // Without the patches no yield goes to a vCPU preempted in user mode.
+  EXPECT_EQ(metric(off, "yield_target.user_all_vms"), 0.0);
+  EXPECT_GT(metric(on, "yield_target.user_all_vms"), 0.0);
+}
+
+// pv_wait_early in its 4.13 .. 5.3 form reads vcpu_is_preempted() of the waiter ahead, which
+// is the steal-time byte: with steal time some waiters halt early because their
+// predecessor's vCPU is preempted; without it (native vcpu_is_preempted) none does, and
+// upstream's form never asks.
+TEST(Overcommit, PvWaitEarlySeesAPreemptedPredecessorOnlyThroughStealTime) {
+  const std::vector<std::string> pv = {"workload.kind=spinlock", "cost.cpu.pause=10", "guest.pv_spinlock=true",
+                                       "overcommit.duration_ms=20"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), pv.begin(), pv.end());
+    return storm(extra);
+  };
+  const run::RunResult old_st = with({"guest.pv_wait_early_preempted=true"}),
+                       old_nost = with({"guest.pv_wait_early_preempted=true", "guest.steal_time=false", "guest.pv_tlb_flush=false"}),
+                       upstream = with({});
+  EXPECT_GT(metric(old_st, "lock.pv_wait_early_preempted"), 0.0);
+  EXPECT_EQ(metric(old_nost, "lock.pv_wait_early_preempted"), 0.0);
+  EXPECT_EQ(metric(upstream, "lock.pv_wait_early_preempted"), 0.0);
+  EXPECT_GT(metric(upstream, "lock.pv_wait_early"), 0.0);  // a halted predecessor
+}
+
+// pv_wait_node spins in pieces of 256 PAUSEs with a look at the predecessor between: for
+// PLE that is one PAUSE loop (the pieces follow each other within PLE_GAP), so the window
+// keeps counting across them; spins that do not say so start a new loop each time.
+uint64_t chunked_spin_exits(bool continues) {
+  const std::string yaml = "name: chunks\nplatform: skylake-sp-2s\nrun: {progress: false, max_sim_ms: 50}\n"
+                           "vm: {count: 1, vcpus: 1, pin: [0]}\nworkload: {kind: idle}\n";
+  auto done = std::make_shared<bool>(false);
+  auto line = std::make_shared<hw::MemLine>(0);
+  run::RunOptions o;
+  o.customize = [=](run::System& sys) {
+    sys.vms[0]->guests[0]->start([](guest::GuestCpu& g, hw::MemLine& l, bool c, bool& d) -> sim::Task<> {
+      g.regs.cpl = 0;
+      for (int k = 0; k < 64; ++k) co_await g.spin_until_bounded(l, 1, 256, c && k > 0);
+      d = true;
+    }(*sys.vms[0]->guests[0], *line, continues, *done));
+  };
+  o.done = [done](run::System&) { return *done; };
+  return exits(run::run_scenario(testutil::scenario(yaml), o), "PAUSE_INSTRUCTION");
+}
+
+TEST(Overcommit, BoundedSpinPiecesThatContinueALoopAreOneLoopForPle) {
+  const uint64_t one_loop = chunked_spin_exits(true), pieces = chunked_spin_exits(false);
+  std::printf("  PAUSE exits: %llu as one loop, %llu as separate loops\n", static_cast<unsigned long long>(one_loop),
+              static_cast<unsigned long long>(pieces));
+  // 64 x 256 PAUSEs of 140 cycles: one loop exits each time the growing window (4096,
+  // 8192, ...) is used up; separate 35840-cycle loops only while the window fits in one.
+  EXPECT_GT(one_loop, pieces);
+  EXPECT_GT(pieces, 0u);
+}
+
+TEST(Overcommit, PvSchedYieldNeedsStealTime) {
+  EXPECT_THROW(storm({"guest.pv_sched_yield=true", "guest.steal_time=false", "guest.pv_tlb_flush=false"}), sim::ConfigError);
 }
 
 TEST(Overcommit, EevdfPickBuddyHonoursMoreHints) {
