@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "guest/pv_sched_yield.h"
 #include "guest/spinlock.h"
 #include "hw/apic_regs.h"
 #include "hw/mem_line.h"
@@ -13,8 +14,7 @@ namespace {
 
 class Overcommit : public Workload {
  public:
-  Overcommit(const OvercommitParams& p, std::function<bool(int)> is_preempted)
-      : p_(p), is_preempted_(std::move(is_preempted)) {}
+  explicit Overcommit(const OvercommitParams& p) : p_(p) {}
 
   void setup(VmView& vm) override {
     vm_ = vm;
@@ -91,16 +91,8 @@ class Overcommit : public Workload {
         }
         const uint64_t t0 = co_await g.rdtsc();
         for (int t : targets) co_await g.store(*csd_[static_cast<size_t>(t)], 1);
-        co_await g.send_ipi_mask(targets, hw::CALL_FUNCTION_VECTOR);
-        if (p_.pv_sched_yield && is_preempted_) {
-          // kvm_smp_send_call_func_ipi: yield to the first preempted target.
-          for (int t : targets) {
-            if (!is_preempted_(t)) continue;
-            ++pv_yields_;
-            co_await g.vmcall(11 /*KVM_HC_SCHED_YIELD*/, vm_.apic_ids[static_cast<size_t>(t)]);
-            break;
-          }
-        }
+        // smp_ops.send_call_func_ipi: native, or kvm_smp_send_call_func_ipi with PV sched yield.
+        co_await send_call_func_ipi(g, targets, &pv_yields_);
         for (int t : targets) co_await g.spin_until(*csd_[static_cast<size_t>(t)], 0);
         const uint64_t t1 = co_await g.rdtsc();
         ipi_wait_ns_.add(static_cast<double>(t1 - t0) * 1000.0 / tsc_mhz_);
@@ -124,7 +116,6 @@ class Overcommit : public Workload {
   }
 
   OvercommitParams p_;
-  std::function<bool(int)> is_preempted_;
   VmView vm_;
   std::vector<std::unique_ptr<GuestSpinlock>> locks_;
   std::vector<std::unique_ptr<hw::MemLine>> csd_;
@@ -139,8 +130,8 @@ class Overcommit : public Workload {
 
 }  // namespace
 
-std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p, std::function<bool(int)> is_preempted) {
-  return std::make_unique<Overcommit>(p, std::move(is_preempted));
+std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p) {
+  return std::make_unique<Overcommit>(p);
 }
 
 }  // namespace guest

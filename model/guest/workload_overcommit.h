@@ -27,14 +27,13 @@ struct OvercommitParams {
   int locks = 1;                    // kernel spinlocks the vCPUs contend on
   int ipi_targets = 1;              // destinations of each call-function IPI
   bool pv_spinlock = false;         // guest.pv_spinlock
-  bool pv_sched_yield = false;      // guest.pv_sched_yield: yield to a preempted IPI target
   double idle_share = 0;            // share of operations preceded by an idle halt (timer-bounded)
   double idle_us = 50;              // mean idle time
   double duration_ms = 100;
   uint64_t seed = 1;
 };
 
-// `is_preempted(vcpu)`: the guest's vcpu_is_preempted() for PV sched yield.
-std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p, std::function<bool(int)> is_preempted);
+// PV sched yield follows the VM's kvm_guest_init choice (GuestVm::pv_sched_yield).
+std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p);
 
 }  // namespace guest

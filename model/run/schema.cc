@@ -91,9 +91,10 @@ sim::Schema build() {
   // Guest
   s.add(P("guest.ipi_mode", E, "x2apic_physical", "how the guest's APIC driver sends IPIs: x2APIC physical (an ICR write each), x2APIC cluster (one per cluster of 16), pv (KVM_HC_SEND_IPI bitmaps), noexit_pv (seed 002: post into the target's PI descriptor, ICR not intercepted)", "guest", {}, {}, {"x2apic_physical", "x2apic_cluster", "pv", "noexit_pv"}));
   s.add(P("guest.pv_spinlock", B, "false", "pv qspinlocks: spin SPIN_THRESHOLD PAUSEs, then halt (pv_wait) until the unlocker's KVM_HC_KICK_CPU", "guest"));
-  s.add(P("guest.pv_sched_yield", B, "false", "PV sched yield: after sending call-function IPIs, KVM_HC_SCHED_YIELD to the first preempted target", "guest"));
+  s.add(P("guest.pv_sched_yield", B, "false", "PV sched yield (kvm_smp_send_call_func_ipi): after sending call-function IPIs to several CPUs (TLB shootdowns included), KVM_HC_SCHED_YIELD to the first non-idle target whose steal-time area says preempted; needs guest.steal_time; off by itself with kvm.hints_realtime or when the guest sees MWAIT", "guest"));
   s.add(P("guest.steal_time", B, "true", "the guest registers struct kvm_steal_time (MSR_KVM_STEAL_TIME): steal accounting and the preempted byte behind vcpu_is_preempted", "guest"));
-  s.add(P("guest.pv_tlb_flush", B, "true", "the guest uses kvm_flush_tlb_multi (KVM_FEATURE_PV_TLB_FLUSH): preempted vCPUs get KVM_VCPU_FLUSH_TLB instead of an IPI; needs guest.steal_time; off by itself when the guest sees MWAIT", "guest"));
+  s.add(P("guest.pv_tlb_flush", B, "true", "the guest uses kvm_flush_tlb_multi (KVM_FEATURE_PV_TLB_FLUSH): preempted vCPUs get KVM_VCPU_FLUSH_TLB instead of an IPI; needs guest.steal_time; off by itself with kvm.hints_realtime or when the guest sees MWAIT (kvm.disable_exits has mwait)", "guest"));
+  s.add(P("kvm.hints_realtime", B, "false", "KVM_HINTS_REALTIME in CPUID 0x40000001.EDX (QEMU kvm-hint-dedicated=on: vCPUs are never preempted): the guest does not enable PV TLB flush nor PV sched yield", "kvm"));
   s.add(P("guest.idle", E, "halt", "guest idle loop: halt (sti; hlt), poll (idle=poll: PAUSE loop), mwait (intel_idle: MWAIT with the deepest C-state that fits before the next timer; needs kvm.disable_exits mwait) or haltpoll (cpuidle-haltpoll: adaptive guest polling, then HLT; host polling off via MSR_KVM_POLL_CONTROL)", "guest", {}, {}, {"halt", "poll", "mwait", "haltpoll"}));
   s.add(P("guest.haltpoll_ns", I, "200000", "cpuidle-haltpoll's guest_halt_poll_ns: the most the guest polls before HLT (guest.idle=haltpoll)", "guest", 0, 1e10));
   // Workload

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "guest/workload_ebizzy.h"
+#include "guest/pv_sched_yield.h"
 #include "guest/workload_idle_power.h"
 #include "kvm/disable_exits.h"
 #include "guest/workload_ipi_bench.h"
@@ -109,13 +110,8 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     p.idle_share = cfg.get_double("overcommit.idle_share");
     p.idle_us = cfg.get_double("overcommit.idle_us");
     p.pv_spinlock = cfg.get_bool("guest.pv_spinlock");
-    p.pv_sched_yield = cfg.get_bool("guest.pv_sched_yield");
     p.seed = seed;
-    // The guest's vcpu_is_preempted() reads the steal-time preempted byte; until that is
-    // modelled (issue 6) it reads KVM's preempted flag, which is what the byte mirrors.
-    std::function<bool(int)> preempted;
-    if (kvm) preempted = [kvm](int i) { return kvm->vcpu(i).preempted; };
-    return guest::make_overcommit_workload(p, std::move(preempted));
+    return guest::make_overcommit_workload(p);
   }
   if (kind == "ebizzy" || kind == "dedup") {
     guest::EbizzyParams p;
@@ -282,11 +278,20 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
         vm.guest_vm.steal_time.push_back(&v.steal_time);
       }
     }
-    // kvm_guest_init: PV TLB flush needs steal time and more than one CPU.
-    // ... and no MWAIT in CPUID (kvm_guest_init: PV TLB flush and PV sched yield switch
-    // themselves off when the guest can idle with MWAIT, i.e. when its vCPUs own their CPUs).
-    vm.guest_vm.pv_tlb_flush = cfg.get_bool("guest.pv_tlb_flush") && cfg.get_bool("guest.steal_time") && vcpus > 1 &&
-                               !(kp.disable_exits & kvm::KVM_X86_DISABLE_EXITS_MWAIT);
+    // kvm_guest_init: PV TLB flush and PV sched yield need steal time, more than one CPU,
+    // no KVM_HINTS_REALTIME and no MWAIT in CPUID (they switch themselves off when the guest
+    // can idle with MWAIT, i.e. when its vCPUs own their CPUs).
+    guest::PvOffer offer;
+    offer.want_pv_tlb_flush = cfg.get_bool("guest.pv_tlb_flush");
+    offer.want_pv_sched_yield = cfg.get_bool("guest.pv_sched_yield");
+    offer.steal_time = cfg.get_bool("guest.steal_time");
+    offer.hints_realtime = cfg.get_bool("kvm.hints_realtime");
+    offer.mwait = kp.disable_exits & kvm::KVM_X86_DISABLE_EXITS_MWAIT;
+    offer.possible_cpus = vcpus;
+    const guest::PvFeatures pv = guest::kvm_guest_init(offer);
+    vm.guest_vm.pv_tlb_flush = pv.pv_tlb_flush;
+    vm.guest_vm.pv_sched_yield = pv.pv_sched_yield;
+    for (auto& g : vm.guests) vm.guest_vm.cpus.push_back(g.get());
     vm.guest_vm.power = &platform.power;
     vm.guest_vm.tsc_mhz = platform.tsc_mhz;
     vm.guest_vm.guest_halt_poll_ns = static_cast<uint64_t>(cfg.get_int("guest.haltpoll_ns"));
