@@ -16,6 +16,8 @@ class StealTime;
 
 namespace guest {
 
+class GuestCpu;
+
 enum class IpiMode : uint8_t {
   X2apicPhysical,  // x2apic_phys: one ICR write per destination
   X2apicCluster,   // x2apic_cluster: one ICR write per cluster of 16 logical ids
@@ -35,6 +37,10 @@ struct GuestVm {
   // and whether the guest uses kvm_flush_tlb_multi (KVM_FEATURE_PV_TLB_FLUSH).
   std::vector<kvm::StealTime*> steal_time;
   bool pv_tlb_flush = false;
+  // PV sched yield (kvm_smp_send_call_func_ipi, guest/pv_sched_yield.h), and every vCPU of
+  // the VM (idle_cpu() of another CPU).
+  bool pv_sched_yield = false;
+  std::vector<const GuestCpu*> cpus;
   // The guest's idle drivers: the MWAIT states it sees (the host's, through CPUID leaf 5),
   // the TSC rate, and cpuidle-haltpoll's guest_halt_poll_ns.
   const hw::PowerTable* power = nullptr;

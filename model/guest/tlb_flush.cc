@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "guest/pv_sched_yield.h"
 #include "hw/apic_regs.h"
 #include "kvm/steal_time.h"
 
@@ -22,9 +23,16 @@ class TlbShootdown::Queue : public hw::TimedAccess {
   Queue(TlbShootdown& s, int self) : s_(s), self_(self) {}
   std::vector<int> targets, wait, ipi;
   GuestMm* mm = nullptr;
+  // Diagnostics for the slow-shootdown breakdown: when the mask was checked, and which
+  // waited-for targets were preempted (native) or idle at that moment.
+  int64_t check_ps = 0;
+  std::vector<uint8_t> preempted_at_check, idle_at_check;  // by position in `wait`
   uint64_t access(int64_t now_ps, int cpu) override {
     wait.clear();
     ipi.clear();
+    check_ps = now_ps;
+    preempted_at_check.clear();
+    idle_at_check.clear();
     const GuestVm* vm = s_.cpus_[static_cast<size_t>(self_)]->vm();
     for (int t : targets) {
       if (s_.pv_) {
@@ -39,11 +47,21 @@ class TlbShootdown::Queue : public hw::TimedAccess {
           continue;
         }
       }
+      // Then native_flush_tlb_multi without freed page tables: on_each_cpu_cond_mask(tlb_is_not_lazy):
+      // a CPU whose thread exited runs its idle task on the mm lazily and is not interrupted
+      // (it checks tlb_gen when it switches back to an mm).
+      if (s_.cpus_[static_cast<size_t>(t)]->program_done()) {
+        ++s_.lazy_skipped_;
+        continue;
+      }
       auto& q = s_.call_queue_[static_cast<size_t>(t)];
       s_.csd_[static_cast<size_t>(self_)][static_cast<size_t>(t)]->store(1, cpu, static_cast<sim::Picos>(now_ps));
       if (q.empty()) ipi.push_back(t);  // llist_add returned true: the list was empty
       q.push_back({self_, mm});
       wait.push_back(t);
+      preempted_at_check.push_back(vm->steal_time.size() > static_cast<size_t>(t) &&
+                                   (vm->steal_time[static_cast<size_t>(t)]->preempted & kvm::KVM_VCPU_PREEMPTED));
+      idle_at_check.push_back(s_.cpus_[static_cast<size_t>(t)]->program_done());
     }
     return wait.size();
   }
@@ -111,7 +129,10 @@ Task<> TlbShootdown::flush_tlb_mm_range(GuestCpu& g, GuestMm& mm) {
     targets_ += q.wait.size();
     if (!q.ipi.empty()) {
       ipis_ += q.ipi.size();
-      co_await g.send_ipi_mask(q.ipi, hw::CALL_FUNCTION_VECTOR);
+      // smp_call_function_many_cond: one CPU to interrupt takes send_call_function_single_ipi
+      // (native), several take smp_ops.send_call_func_ipi (PV sched yield, if the guest uses it).
+      if (q.ipi.size() == 1) co_await g.send_ipi_mask(q.ipi, hw::CALL_FUNCTION_VECTOR);
+      else co_await send_call_func_ipi(g, q.ipi, &pv_yields_);
     }
     // csd_lock_wait on each request, in CPU order (cpu_relax with IRQs on).
     for (int t : q.wait) co_await g.spin_until(*csd_[static_cast<size_t>(self)][static_cast<size_t>(t)], 0);
@@ -119,11 +140,55 @@ Task<> TlbShootdown::flush_tlb_mm_range(GuestCpu& g, GuestMm& mm) {
   const uint64_t t1 = co_await g.op({hw::OpKind::TimedAccess, 0, 0, 0, 0, 0, 0, nullptr, nullptr, clock_.get()});
   ++shootdowns_;
   latency_ns_.record((t1 - t0) / 1000);
+  if (t1 - t0 >= kSlowPs) classify_slow(g, q, t0, t1);
   if (gen > mm.flushed_gen) {
     mm.flushed_gen = gen;
     mm.last_initiator = self;
     mm.last_start_us = static_cast<double>(t0) / 1e6;
     mm.last_end_us = static_cast<double>(t1) / 1e6;
+  }
+}
+
+// What a shootdown slower than 100 us waited for, judged by the target that acknowledged
+// last (exclusive, in this order): it was preempted when the mask was checked (native
+// flush), it was preempted after the check but before it took the IPI, its vCPU was idle,
+// or - the target having run throughout - the initiator itself was preempted; else other
+// (a target that had not run yet, or one slow to take the IPI).
+void TlbShootdown::classify_slow(GuestCpu& g, const Queue& q, uint64_t t0, uint64_t t1) {
+  const GuestVm* vm = g.vm();
+  const auto preempted_in = [&](int cpu, uint64_t from, uint64_t to) {
+    if (vm->steal_time.size() <= static_cast<size_t>(cpu)) return false;
+    const sim::Picos at = vm->steal_time[static_cast<size_t>(cpu)]->last_preempted_at;
+    return at >= from && at <= to;
+  };
+  const size_t self = static_cast<size_t>(g.index());
+  size_t last = 0;
+  sim::Picos last_ack = 0;
+  for (size_t k = 0; k < q.wait.size(); ++k) {
+    const sim::Picos ack = csd_[self][static_cast<size_t>(q.wait[k])]->stored_at();
+    if (ack >= last_ack) last_ack = ack, last = k;
+  }
+  const bool self_preempted = preempted_in(g.index(), t0, t1);
+  const char* cause = "other";
+  uint64_t* counter = &slow_.other;
+  if (!q.wait.empty() && q.preempted_at_check[last]) {
+    cause = "target_preempted_at_check", counter = &slow_.target_preempted_at_check;
+  } else if (!q.wait.empty() && preempted_in(q.wait[last], static_cast<uint64_t>(q.check_ps), last_ack)) {
+    cause = "target_preempted_after_check", counter = &slow_.target_preempted_after_check;
+  } else if (!q.wait.empty() && q.idle_at_check[last]) {
+    cause = "target_idle", counter = &slow_.target_idle;
+  } else if (self_preempted) {
+    cause = "initiator_preempted", counter = &slow_.initiator_preempted;
+  }
+  ++*counter;
+  ++slow_.total;
+  if (slow_csv_lines_ < 4000) {
+    char line[200];
+    std::snprintf(line, sizeof line, "%.3f,%d,%.3f,%s,%d,%.3f,%d\n", static_cast<double>(t0) / 1e6, g.index(),
+                  static_cast<double>(t1 - t0) / 1e6, cause, q.wait.empty() ? -1 : q.wait[last],
+                  static_cast<double>(last_ack) / 1e6, self_preempted ? 1 : 0);
+    slow_csv_ += line;
+    ++slow_csv_lines_;
   }
 }
 
@@ -162,8 +227,19 @@ void TlbShootdown::report(std::map<std::string, double>& m, std::map<std::string
   m["tlb.flush_ipis"] = static_cast<double>(ipis_);
   m["tlb.flush_requests"] = static_cast<double>(targets_);
   m["tlb.pv_flush_deferred"] = static_cast<double>(pv_skipped_);
+  m["tlb.lazy_skipped"] = static_cast<double>(lazy_skipped_);
   m["invariant.stale_tlb_uses"] = static_cast<double>(stale_uses_);
   m["tlb.pv_flush"] = pv_ ? 1.0 : 0.0;
+  m["tlb.pv_sched_yields"] = static_cast<double>(pv_yields_);
+  m["tlb.slow.count"] = static_cast<double>(slow_.total);
+  m["tlb.slow.initiator_preempted"] = static_cast<double>(slow_.initiator_preempted);
+  m["tlb.slow.target_preempted_at_check"] = static_cast<double>(slow_.target_preempted_at_check);
+  m["tlb.slow.target_preempted_after_check"] = static_cast<double>(slow_.target_preempted_after_check);
+  m["tlb.slow.target_idle"] = static_cast<double>(slow_.target_idle);
+  m["tlb.slow.other"] = static_cast<double>(slow_.other);
+  if (!slow_csv_.empty())
+    files["tlb_slow_shootdowns.csv"] =
+        "start_us,initiator,latency_us,cause,last_target,last_ack_us,initiator_preempted\n" + slow_csv_;
   // The steal-time areas: how often KVM marked a vCPU preempted, found a flush request, or
   // (CVE-2019-3016 variant) overwrote a guest update with its write-back.
   uint64_t marked = 0, seen = 0, lost = 0;

@@ -68,6 +68,8 @@ class TlbShootdown {
   class Queue;   // the initiator's step that reads steal time and queues the requests
   class Clock;
   Task<> flush_tlb_func_isr(GuestCpu& g);
+  static constexpr uint64_t kSlowPs = 100'000'000;  // 100 us: a shootdown that waited for a host scheduler
+  void classify_slow(GuestCpu& g, const Queue& q, uint64_t t0, uint64_t t1);
 
   std::vector<GuestCpu*> cpus_;
   bool pv_ = false;
@@ -81,9 +83,15 @@ class TlbShootdown {
   std::vector<uint64_t> pv_marked_gen_;
 
   sim::Histogram latency_ns_;
-  uint64_t shootdowns_ = 0, ipis_ = 0, targets_ = 0, pv_skipped_ = 0, handler_flushes_ = 0;
+  uint64_t shootdowns_ = 0, ipis_ = 0, targets_ = 0, pv_skipped_ = 0, handler_flushes_ = 0, pv_yields_ = 0, lazy_skipped_ = 0;
   uint64_t stale_uses_ = 0;
   std::string first_violation_;
+  struct SlowCauses {
+    uint64_t total = 0, initiator_preempted = 0, target_preempted_at_check = 0, target_preempted_after_check = 0,
+             target_idle = 0, other = 0;
+  } slow_;
+  std::string slow_csv_;
+  int slow_csv_lines_ = 0;
 };
 
 }  // namespace guest

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "guest/pv_preempted.h"
+#include "guest/pv_sched_yield.h"
 #include "guest/spinlock.h"
 #include "hw/apic_regs.h"
 #include "hw/mem_line.h"
@@ -113,17 +114,8 @@ class Overcommit : public Workload {
         }
         const uint64_t t0 = co_await g.rdtsc();
         for (int t : targets) co_await g.store(*csd_[static_cast<size_t>(t)], 1);
-        co_await g.send_ipi_mask(targets, hw::CALL_FUNCTION_VECTOR);
-        if (p_.pv_sched_yield) {
-          // kvm_smp_send_call_func_ipi: yield to the first target the steal-time area
-          // shows preempted.
-          for (int t : targets) {
-            if (!co_await vcpu_is_preempted(g, t)) continue;
-            ++pv_yields_;
-            co_await g.vmcall(11 /*KVM_HC_SCHED_YIELD*/, vm_.apic_ids[static_cast<size_t>(t)]);
-            break;
-          }
-        }
+        // smp_ops.send_call_func_ipi: native, or kvm_smp_send_call_func_ipi with PV sched yield.
+        co_await send_call_func_ipi(g, targets, &pv_yields_);
         set_state(self, OvercommitProbe::IpiWait);
         probe_->ipi_target[self] = targets.front();
         for (int t : targets) co_await g.spin_until(*csd_[static_cast<size_t>(t)], 0);

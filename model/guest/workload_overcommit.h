@@ -29,7 +29,6 @@ struct OvercommitParams {
   int locks = 1;                    // kernel spinlocks the vCPUs contend on
   int ipi_targets = 1;              // destinations of each call-function IPI
   bool pv_spinlock = false;         // guest.pv_spinlock
-  bool pv_sched_yield = false;      // guest.pv_sched_yield: yield to a preempted IPI target
   bool pv_wait_early_preempted = false;  // guest.pv_wait_early_preempted (4.13 .. 5.3)
   double idle_share = 0;            // share of operations preceded by an idle halt (timer-bounded)
   double idle_us = 50;              // mean idle time
@@ -58,7 +57,8 @@ struct OvercommitProbe {
   }
 };
 
-// PV sched yield and pv_wait_early ask vcpu_is_preempted() (guest/pv_preempted.h: the
+// PV sched yield follows the VM's kvm_guest_init choice (GuestVm::pv_sched_yield, in
+// guest/pv_sched_yield.h). It and pv_wait_early ask vcpu_is_preempted() (guest/pv_preempted.h: the
 // steal-time byte). `probe` (optional) receives the vCPU states for yield_target.*.
 std::unique_ptr<Workload> make_overcommit_workload(const OvercommitParams& p, std::shared_ptr<OvercommitProbe> probe = nullptr);
 

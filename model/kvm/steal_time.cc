@@ -17,6 +17,7 @@ void StealTime::set_preempted(sim::Picos now) {
   // clobber a FLUSH_TLB the guest added meanwhile.
   if (preempted & KVM_VCPU_PREEMPTED) return;
   ++set_preempted_count;
+  last_preempted_at = now;
   host_set_preempted();
 }
 

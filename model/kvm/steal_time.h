@@ -82,6 +82,7 @@ class StealTime {
   uint64_t set_preempted_count = 0;
   uint64_t flush_requests_seen = 0;  // record_steal_time found FLUSH_TLB
   uint64_t lost_updates = 0;         // guest updates overwritten by a non-atomic write-back
+  sim::Picos last_preempted_at = 0;  // when set_preempted last marked the vCPU (diagnostics)
 
  private:
   void apply_due(sim::Picos now);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "guest/workload_ebizzy.h"
+#include "guest/pv_sched_yield.h"
 #include "guest/workload_idle_power.h"
 #include "kvm/disable_exits.h"
 #include "guest/workload_ipi_bench.h"
@@ -115,13 +116,8 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     p.idle_share = cfg.get_double("overcommit.idle_share");
     p.idle_us = cfg.get_double("overcommit.idle_us");
     p.pv_spinlock = cfg.get_bool("guest.pv_spinlock");
-    p.pv_sched_yield = cfg.get_bool("guest.pv_sched_yield");
     p.pv_wait_early_preempted = cfg.get_bool("guest.pv_wait_early_preempted");
     p.seed = seed;
-    // kvm_guest_init: PV sched yield needs KVM_FEATURE_STEAL_TIME (vcpu_is_preempted).
-    if (p.pv_sched_yield && !cfg.get_bool("guest.steal_time"))
-      throw sim::ConfigError(cfg.source(), 0, "guest.pv_sched_yield", "guest.steal_time=true (vcpu_is_preempted reads the steal-time area)",
-                             "guest.steal_time=false");
     auto probe = std::make_shared<guest::OvercommitProbe>();
     if (kvm)  // classify every taken directed yield by what its target was doing
       kvm->directed_yield_observer = [probe](const kvm::Vcpu& me, const kvm::Vcpu& t, int r) {
@@ -257,6 +253,10 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
                            "IPI virtualization for ipiv: a platform with vmx ipiv (Sapphire Rapids or later, e.g. xeon-platinum-8490h-4s), kvm.enable_ipiv and kvm.enable_apicv",
                            "ipiv on " + platform.name + (platform.vmx.ipiv ? "" : " (no IPI virtualization)") +
                                (kp.enable_ipiv ? "" : " with kvm.enable_ipiv=false") + (kp.enable_apicv ? "" : " with kvm.enable_apicv=false"));
+  // kvm_guest_init: PV sched yield needs KVM_FEATURE_STEAL_TIME (vcpu_is_preempted).
+  if (cfg.get_bool("guest.pv_sched_yield") && !cfg.get_bool("guest.steal_time"))
+    throw sim::ConfigError(cfg.source(), 0, "guest.pv_sched_yield", "guest.steal_time=true (vcpu_is_preempted reads the steal-time area)",
+                           "guest.steal_time=false");
   if (cfg.get_bool("guest.pv_tlb_flush") && !cfg.get_bool("guest.steal_time"))
     throw sim::ConfigError(cfg.source(), 0, "guest.pv_tlb_flush", "guest.steal_time=true (the flag lives in the steal-time area)", "guest.steal_time=false");
   const std::string idle_name = cfg.get_string("guest.idle");
@@ -299,11 +299,20 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
         vm.guest_vm.steal_time.push_back(&v.steal_time);
       }
     }
-    // kvm_guest_init: PV TLB flush needs steal time and more than one CPU.
-    // ... and no MWAIT in CPUID (kvm_guest_init: PV TLB flush and PV sched yield switch
-    // themselves off when the guest can idle with MWAIT, i.e. when its vCPUs own their CPUs).
-    vm.guest_vm.pv_tlb_flush = cfg.get_bool("guest.pv_tlb_flush") && cfg.get_bool("guest.steal_time") && vcpus > 1 &&
-                               !(kp.disable_exits & kvm::KVM_X86_DISABLE_EXITS_MWAIT);
+    // kvm_guest_init: PV TLB flush and PV sched yield need steal time, more than one CPU,
+    // no KVM_HINTS_REALTIME and no MWAIT in CPUID (they switch themselves off when the guest
+    // can idle with MWAIT, i.e. when its vCPUs own their CPUs).
+    guest::PvOffer offer;
+    offer.want_pv_tlb_flush = cfg.get_bool("guest.pv_tlb_flush");
+    offer.want_pv_sched_yield = cfg.get_bool("guest.pv_sched_yield");
+    offer.steal_time = cfg.get_bool("guest.steal_time");
+    offer.hints_realtime = cfg.get_bool("kvm.hints_realtime");
+    offer.mwait = kp.disable_exits & kvm::KVM_X86_DISABLE_EXITS_MWAIT;
+    offer.possible_cpus = vcpus;
+    const guest::PvFeatures pv = guest::kvm_guest_init(offer);
+    vm.guest_vm.pv_tlb_flush = pv.pv_tlb_flush;
+    vm.guest_vm.pv_sched_yield = pv.pv_sched_yield;
+    for (auto& g : vm.guests) vm.guest_vm.cpus.push_back(g.get());
     vm.guest_vm.power = &platform.power;
     vm.guest_vm.tsc_mhz = platform.tsc_mhz;
     vm.guest_vm.guest_halt_poll_ns = static_cast<uint64_t>(cfg.get_int("guest.haltpoll_ns"));

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "guest/pv_sched_yield.h"
 #include "run_helpers.h"
 
 namespace {
@@ -38,11 +39,11 @@ TEST(PvTlbFlush, DefersFlushesOfPreemptedVcpusAndRaisesThroughput) {
 
 // The broken record_steal_time: a flush request a guest adds between the host's read and
 // its write-back is lost; the vCPU then runs on translations older than a flush that has
-// already returned. Two threads with large chunks make shootdowns rare enough that a
+// already returned. Eight threads with large chunks make shootdowns rare enough that a
 // preempted vCPU is often still unmarked when it is scheduled in, and a record_steal_time
 // cost of 2M cycles widens the window (the race itself is the mechanism's, not the cost's).
 TEST(PvTlbFlush, StaleTlbInvariantCatchesTheCve2019_3016Race) {
-  const std::vector<std::string> sets = {"vm.count=2", "ebizzy.threads=2", "ebizzy.chunk_kib=8192",
+  const std::vector<std::string> sets = {"vm.count=2", "ebizzy.threads=8", "ebizzy.chunk_kib=8192",
                                          "ebizzy.duration_ms=400", "cost.kvm.record_steal_time=2000000"};
   const std::string yaml =
       "name: t\nplatform: xeon-gold-6142\nrun: {progress: false, max_sim_ms: 1000}\nvm: {vcpus: 64}\n"
@@ -87,6 +88,43 @@ TEST(PvTlbFlush, ForgottenFlushRequestIsCaught) {
     EXPECT_TRUE(listed) << "seed " << seed;
   }
   EXPECT_GT(caught, 0);
+}
+
+}  // namespace
+
+namespace {
+
+// kvm_guest_init: PV TLB flush and PV sched yield need steal time, more than one CPU, no
+// KVM_HINTS_REALTIME and no MWAIT in CPUID; each condition alone switches both off.
+TEST(PvFeatures, SwitchOffWithMwaitRealtimeHintNoStealTimeOrOneCpu) {
+  guest::PvOffer o;
+  o.want_pv_sched_yield = true;
+  o.possible_cpus = 4;
+  EXPECT_TRUE(guest::kvm_guest_init(o).pv_tlb_flush);
+  EXPECT_TRUE(guest::kvm_guest_init(o).pv_sched_yield);
+  for (int c = 0; c < 4; ++c) {
+    guest::PvOffer b = o;
+    if (c == 0) b.mwait = true;
+    if (c == 1) b.hints_realtime = true;
+    if (c == 2) b.steal_time = false;
+    if (c == 3) b.possible_cpus = 1;
+    EXPECT_FALSE(guest::kvm_guest_init(b).pv_tlb_flush) << c;
+    EXPECT_FALSE(guest::kvm_guest_init(b).pv_sched_yield) << c;
+  }
+}
+
+// In a run: with MWAIT passthrough the guest uses neither (no deferred flush, no yield).
+TEST(PvFeatures, MwaitPassthroughTurnsOffPvTlbFlushAndPvSchedYieldInARun) {
+  const std::vector<std::string> on = {"guest.pv_sched_yield=true"};
+  std::vector<std::string> mwait = on;
+  mwait.push_back("kvm.disable_exits=[mwait]");
+  const auto a = ebizzy(on);
+  const auto b = ebizzy(mwait);
+  EXPECT_EQ(metric(a, "tlb.pv_flush"), 1.0);
+  EXPECT_GT(metric(a, "tlb.pv_sched_yields"), 0.0);
+  EXPECT_EQ(metric(b, "tlb.pv_flush"), 0.0);
+  EXPECT_EQ(metric(b, "tlb.pv_flush_deferred"), 0.0);
+  EXPECT_EQ(metric(b, "tlb.pv_sched_yields"), 0.0);
 }
 
 }  // namespace
