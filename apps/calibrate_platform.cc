@@ -56,7 +56,16 @@ PlatformCalibration calibrate_platform(const CalibrateOptions& opt) {
   std::vector<run::CalibrationTarget> targets;
   for (const auto& m : out.measurements) targets.push_back({m.kind, m.name, m.sets});
   const run::CalibrationSim sim(out.platform_file, opt.scenario, targets, keys, opt.goal_cycles, opt.sets);
-  out.result = validation::calibrate(keys, prior, out.measurements, sim);
+  if (!opt.progress) {
+    out.result = validation::calibrate(keys, prior, out.measurements, sim);
+    return out;
+  }
+  int done = 0;
+  const validation::SimulateFn counted = [&](const std::vector<double>& costs) {
+    opt.progress(done++, keys.size(), out.measurements.size());
+    return sim(costs);
+  };
+  out.result = validation::calibrate(keys, prior, out.measurements, counted);
   return out;
 }
 

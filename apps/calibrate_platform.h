@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,9 @@ struct CalibrateOptions {
   std::vector<std::string> fit;   // fit only keys starting with one of these (empty: all)
   uint64_t goal_cycles = 1u << 20;  // vmexit loop goal of the simulated runs
   std::vector<std::string> sets;  // overrides for every simulated run
+  // Called before each simulated cost table (0 before the first), with the number of
+  // entries and measurements fitted: long calibrations show progress (the CLI on stderr).
+  std::function<void(int done, size_t entries, size_t measurements)> progress;
 };
 
 struct PlatformCalibration {

@@ -5,6 +5,8 @@
 // reports (validation/calibrate.h says how), prints residuals and the entries the data
 // cannot pin down, and writes a platform file naming the measurements. The work is in
 // apps/calibrate_platform.h (shared with Python).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +67,16 @@ int cmd_calibrate(int argc, char** argv) {
                  "--fit limits the fitted entries to keys starting with a prefix (default: every entry).\n");
     return 2;
   }
+  // Progress on stderr: the plan once, then a counter of simulations on a terminal.
+  const bool tty = isatty(fileno(stderr)) != 0;
+  opt.progress = [tty](int done, size_t entries, size_t measurements) {
+    if (done == 0)
+      std::fprintf(stderr, "kvmsim: calibrating %zu entries against %zu measurements\n", entries, measurements);
+    else if (tty)
+      std::fprintf(stderr, "\rkvmsim: %d simulations", done);
+  };
   const tools::PlatformCalibration c = tools::calibrate_platform(opt);
+  if (tty && c.result.simulations > 1) std::fprintf(stderr, "\n");
   for (const auto& note : c.left_out) std::fprintf(stderr, "kvmsim: %s\n", note.c_str());
   if (json) std::cout << c.to_json().dump(2) << "\n";
   else std::cout << c.report();
