@@ -2,7 +2,7 @@
 """Seed 003's three problems against each patch: runs scenarios/ple_overcommit.yaml under
 each configuration and prints a Markdown table (docs/overcommit.md shows its output).
 
-  scripts/ple_ablation.py [--kvmsim build/apps/kvmsim] [--duration-ms 100] [--seed 1]
+  scripts/ple_ablation.py [--kvmsim build/apps/kvmsim] [--duration-ms 100] [--seed 1] [--only TEXT]
 """
 import argparse
 import json
@@ -23,6 +23,8 @@ ROWS = [
     ("CFS + pending-interrupt boost (~5.13)", "ple_mix", ["kvm.dy_pending_interrupt=true"]),
     ("CFS, on_spin 6.13 (loop counter as last_boosted)", "ple_mix", ["kvm.on_spin_version=6.13"]),
     ("CFS + PV sched yield", "ple_mix", ["guest.pv_sched_yield=true"]),
+    ("ple_mix, 4 targets per IPI, no patch", "ple_mix", ["overcommit.ipi_targets=4"]),
+    ("ple_mix, 4 targets per IPI, PV sched yield", "ple_mix", ["overcommit.ipi_targets=4", "guest.pv_sched_yield=true"]),
     ("CFS + pv spinlocks", "ple_mix", ["guest.pv_spinlock=true"]),
     ("EEVDF (6.6, NEXT_BUDDY off)", "ple_mix", ["host.scheduler=eevdf"]),
     ("EEVDF + PICK_BUDDY", "ple_mix", ["host.scheduler=eevdf", "host.sched_feat_pick_buddy=true"]),
@@ -61,11 +63,14 @@ def main():
     ap.add_argument("--kvmsim", default=os.path.join(ROOT, "build", "apps", "kvmsim"))
     ap.add_argument("--duration-ms", type=float, default=100)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", default="", help="run only the rows whose label contains TEXT")
     a = ap.parse_args()
     print("| configuration | PAUSE exits | vs no patch | ops/s (all VMs) | hints ignored | yields to awaited / spinners / user | lock wait us | IPI wait us | preempted user/kernel |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     base = {}
     for label, kind, sets in ROWS:
+        if a.only not in label:
+            continue
         m = run(a.kvmsim, kind, sets, a.duration_ms, a.seed)
         ops = m.get("workload.ops_per_s_all_vms", m.get("workload.ops_per_s", 0))
         picks, ign = m.get("sched.next_buddy_picks", 0), m.get("sched.next_buddy_ignored", 0)

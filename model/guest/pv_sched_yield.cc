@@ -55,4 +55,12 @@ Task<int> send_call_func_ipi(GuestCpu& g, std::vector<int> targets, uint64_t* yi
   co_return t;
 }
 
+Task<int> send_call_function_ipis(GuestCpu& g, std::vector<int> targets, uint64_t* yields) {
+  if (targets.size() == 1) {
+    co_await g.send_ipi_mask(targets, hw::CALL_FUNCTION_VECTOR);
+    co_return -1;
+  }
+  co_return co_await send_call_func_ipi(g, std::move(targets), yields);
+}
+
 }  // namespace guest

@@ -39,4 +39,9 @@ PvFeatures kvm_guest_init(const PvOffer& o);
 // target or -1; `yields` counts the hypercalls.
 Task<int> send_call_func_ipi(GuestCpu& g, std::vector<int> targets, uint64_t* yields = nullptr);
 
+// The IPI step of smp_call_function_many_cond: one CPU to interrupt takes
+// send_call_function_single_ipi (native, never a PV yield), several take
+// smp_ops.send_call_func_ipi above.
+Task<int> send_call_function_ipis(GuestCpu& g, std::vector<int> targets, uint64_t* yields = nullptr);
+
 }  // namespace guest

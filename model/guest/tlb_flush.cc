@@ -129,10 +129,7 @@ Task<> TlbShootdown::flush_tlb_mm_range(GuestCpu& g, GuestMm& mm) {
     targets_ += q.wait.size();
     if (!q.ipi.empty()) {
       ipis_ += q.ipi.size();
-      // smp_call_function_many_cond: one CPU to interrupt takes send_call_function_single_ipi
-      // (native), several take smp_ops.send_call_func_ipi (PV sched yield, if the guest uses it).
-      if (q.ipi.size() == 1) co_await g.send_ipi_mask(q.ipi, hw::CALL_FUNCTION_VECTOR);
-      else co_await send_call_func_ipi(g, q.ipi, &pv_yields_);
+      co_await send_call_function_ipis(g, q.ipi, &pv_yields_);
     }
     // csd_lock_wait on each request, in CPU order (cpu_relax with IRQs on).
     for (int t : q.wait) co_await g.spin_until(*csd_[static_cast<size_t>(self)][static_cast<size_t>(t)], 0);

@@ -114,8 +114,8 @@ class Overcommit : public Workload {
         }
         const uint64_t t0 = co_await g.rdtsc();
         for (int t : targets) co_await g.store(*csd_[static_cast<size_t>(t)], 1);
-        // smp_ops.send_call_func_ipi: native, or kvm_smp_send_call_func_ipi with PV sched yield.
-        co_await send_call_func_ipi(g, targets, &pv_yields_);
+        // smp_call_function_many_cond: PV sched yield only for several targets.
+        co_await send_call_function_ipis(g, targets, &pv_yields_);
         set_state(self, OvercommitProbe::IpiWait);
         probe_->ipi_target[self] = targets.front();
         for (int t : targets) co_await g.spin_until(*csd_[static_cast<size_t>(t)], 0);
