@@ -67,4 +67,13 @@ Task<> GuestCpu::send_ipi_mask(std::vector<int> targets, uint8_t vector) {
   }
 }
 
+Task<> GuestCpu::send_special_ipi(int target, hw::Icr icr) {
+  icr.dest = vm_->apic_ids[static_cast<size_t>(target)];
+  if (vm_->ipi_mode == IpiMode::NoexitPv) {
+    co_await wrmsr(hw::MSR_KVM_PV_ICR, icr.encode_x2apic());
+    co_return;
+  }
+  co_await apic_icr_write(icr);  // native_x2apic_icr_write / the xAPIC pair, whatever the send mode
+}
+
 }  // namespace guest

@@ -38,8 +38,10 @@ void GuestCpu::retire_finished() {
     const bool saved_if = threads_.back().saved_if;
     const uint8_t saved_cpl = threads_.back().saved_cpl;
     const bool nmi = threads_.back().is_nmi;
+    const bool smm = threads_.back().is_smm, saved_nmi = threads_.back().saved_nmi;
     threads_.pop_back();
     if (nmi) regs.nmi_blocked = false;
+    if (smm) [[unlikely]] regs.nmi_blocked = saved_nmi;
     if (handler) {
       regs.rflags_if = saved_if;
       regs.cpl = saved_cpl;
@@ -90,6 +92,35 @@ void GuestCpu::deliver_nmi() {
     co_await g.compute(static_cast<uint64_t>(g.costs().guest_nmi_handler));
   }(*this);
   push_thread(std::move(t), true, saved_if, saved_cpl, true);
+}
+
+// KVM's enter_smm: IF=0, NMIs blocked, the firmware's handler from SMBASE+0x8000 up to RSM
+// (its #UD exit is KVM's emulation); RSM restores what the SMI interrupted.
+void GuestCpu::enter_smm() {
+  ++smis_;
+  if (regs.skip_pending) {  // the exiting instruction retired before the SMI: RIP is past it
+    regs.skip_pending = false;
+    complete_op();
+  }
+  const bool saved_if = regs.rflags_if, saved_nmi = regs.nmi_blocked;
+  const uint8_t saved_cpl = regs.cpl;
+  regs.cpl = 0;
+  regs.rflags_if = false;
+  regs.sti_shadow = false;
+  regs.nmi_blocked = true;
+  Task<> t = [](GuestCpu& g) -> Task<> {
+    co_await g.compute(static_cast<uint64_t>(g.costs().guest_smi_handler));
+    if (g.smm_hook_) co_await g.smm_hook_(g, 0);
+    co_await g.rsm();
+  }(*this);
+  push_thread(std::move(t), true, saved_if, saved_cpl);
+  threads_.back().is_smm = true;
+  threads_.back().saved_nmi = saved_nmi;
+}
+
+void GuestCpu::init_reset() {
+  ++inits_;
+  hw::GuestSoftware::init_reset();
 }
 
 GuestCpu::OpAwaiter GuestCpu::apic_write(uint32_t offset, uint32_t value) {

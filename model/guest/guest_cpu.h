@@ -56,6 +56,14 @@ class GuestCpu : public hw::GuestSoftware {
   // The NMI handler (default: the NMI entry and handler list, guest.nmi_handler cycles).
   void set_nmi_handler(IsrFactory h) { nmi_handler_ = std::move(h); }
   uint64_t nmis_taken() const { return nmis_; }
+  // SMM (issue 4): KVM's enter_smm starts the firmware's SMI handler, which ends in RSM.
+  // The workload may add code that runs inside SMM before the RSM (default: none).
+  void enter_smm() override;
+  void set_smm_hook(IsrFactory h) { smm_hook_ = std::move(h); }
+  uint64_t smis_taken() const { return smis_; }
+  // INIT: the architectural reset; the program stays parked until the SIPI.
+  void init_reset() override;
+  uint64_t init_resets() const { return inits_; }
 
   // --- Operations (each awaitable yields the instruction's result) ---
   struct OpAwaiter {
@@ -113,10 +121,14 @@ class GuestCpu : public hw::GuestSoftware {
   OpAwaiter apic_read(uint32_t offset);
   OpAwaiter apic_eoi() { return apic_write(hw::APIC_EOI, 0); }
   OpAwaiter apic_self_ipi_x2apic(uint8_t vector) { return wrmsr(hw::MSR_X2APIC_SELF_IPI, vector); }
+  OpAwaiter rsm() { return op({hw::OpKind::Rsm}); }
   // One ICR write (x2APIC: a single MSR write; xAPIC: ICR_HIGH then ICR_LOW).
   Task<> apic_icr_write(hw::Icr icr);
   // The APIC driver's send_IPI_mask for the VM's IPI mode: `targets` are vCPU indices.
   Task<> send_ipi_mask(std::vector<int> targets, uint8_t vector);
+  // INIT, SIPI or SMI to vCPU `target` (icr.dest is filled in): apic_icr_write in every
+  // mode, MSR_KVM_PV_ICR under noexit_pv (seed 002: special IPIs exit).
+  Task<> send_special_ipi(int target, hw::Icr icr);
   void set_vm(const GuestVm* vm) { vm_ = vm; }
   const GuestVm* vm() const { return vm_; }
   uint64_t ipi_sends() const { return ipi_sends_; }
@@ -132,6 +144,8 @@ class GuestCpu : public hw::GuestSoftware {
     uint8_t saved_cpl = 0; // CPL to restore on IRET (an interrupt runs its handler at CPL 0)
     bool is_handler = false;
     bool is_nmi = false;   // IRET unblocks NMIs
+    bool is_smm = false;   // RSM restores NMI blocking as it was
+    bool saved_nmi = false;
   };
   void push_thread(Task<> t, bool handler, bool saved_if, uint8_t saved_cpl = 0, bool nmi = false);
   void retire_finished();
@@ -161,6 +175,8 @@ class GuestCpu : public hw::GuestSoftware {
   uint64_t interrupts_ = 0;
   uint64_t nmis_ = 0;
   IsrFactory nmi_handler_;
+  uint64_t smis_ = 0, inits_ = 0;
+  IsrFactory smm_hook_;
 };
 
 }  // namespace guest

@@ -18,6 +18,8 @@ struct IpiBenchParams {
   uint64_t iterations = 200;  // per measurement
   int target = 1;             // vCPU of the single and round-trip tests
   bool nmi = false;           // add the NMI broadcast measurement
+  bool hotplug = false;       // add the CPU offline/online (INIT/SIPI) measurement
+  bool smi = false;           // add the SMI measurement
 };
 
 std::unique_ptr<Workload> make_ipi_bench_workload(const IpiBenchParams& p);

@@ -565,6 +565,10 @@ bool Core::execute(GuestOp& op) {
     case OpKind::Vmcall:
       vmexit(EXIT_REASON_VMCALL);
       return false;
+    case OpKind::Rsm:
+      // Not in real SMM, so RSM raises #UD; KVM always has #UD in the exception bitmap.
+      vmexit(EXIT_REASON_EXCEPTION_NMI, 0, INTR_INFO_VALID_MASK | INTR_TYPE_HARD_EXCEPTION | UD_VECTOR);
+      return false;
     case OpKind::Rdmsr:
       return execute_msr(op, false);
     case OpKind::Wrmsr:

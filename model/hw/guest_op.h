@@ -48,6 +48,8 @@ enum class OpKind : uint8_t {
   Invlpg,      // INVLPG / local flush of the current context b
   TimedAccess, // `timed`->access(now, cpu): a locked access to memory the host also writes
                // (the steal-time area); result: its return value
+  // --- issue 4: SMM ---
+  Rsm,         // leave SMM; outside real SMM (KVM emulates it) the CPU raises #UD, which exits
 };
 
 // Memory that another agent updates on its own timeline (KVM writing a vCPU's steal-time
@@ -97,6 +99,18 @@ class GuestSoftware {
   virtual void deliver_nmi() {
     regs.nmi_blocked = true;
     deliver_interrupt(2);
+  }
+  // KVM's enter_smm rewrote the state: the firmware's SMI handler runs from SMBASE+0x8000
+  // with IF=0 and ends in RSM, after which the interrupted code resumes.
+  virtual void enter_smm() {}
+  // INIT (kvm_vcpu_reset with init_event): the architectural state resets; the program
+  // stays parked where it was (Linux only INITs a CPU in play_dead) and goes on after
+  // the SIPI, as the AP's startup code.
+  virtual void init_reset() {
+    regs.rflags_if = false;
+    regs.sti_shadow = false;
+    regs.cpl = 0;
+    regs.nmi_blocked = false;
   }
   GuestRegs regs;
 };

@@ -126,6 +126,8 @@ inline constexpr uint64_t TERTIARY_EXEC_IPI_VIRT = 1ull << 4;
 inline constexpr uint32_t INTR_INFO_VALID_MASK = 1u << 31;
 inline constexpr uint32_t INTR_TYPE_EXT_INTR = 0u << 8;
 inline constexpr uint32_t INTR_TYPE_NMI_INTR = 2u << 8;
+inline constexpr uint32_t INTR_TYPE_HARD_EXCEPTION = 3u << 8;
+inline constexpr uint32_t UD_VECTOR = 6;
 inline constexpr uint32_t INTR_TYPE_MASK = 7u << 8;
 
 // Guest interruptibility state (SDM 24.4.2): blocking by NMI.

@@ -44,16 +44,18 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   if (tracer) [[unlikely]]
     tracer->kvm_apic_ipi(from.now(), from.cpu(), trace_pid_base + static_cast<uint32_t>(sender.vcpu_id), sender.vcpu_id, icr);
   from.charge(costs_.kvm_handle_icr);
-  // __apic_accept_irq: fixed/lowest-priority interrupts and NMIs; SMI, INIT and SIPI are not
-  // modelled (dropped here, as before).
+  // __apic_accept_irq: fixed/lowest-priority interrupts, NMIs, and SMI/INIT/SIPI
+  // (apic_events.cc); ExtINT and the reserved mode are dropped.
   const bool nmi = icr.mode == hw::DeliveryMode::NMI;
-  if (icr.mode != hw::DeliveryMode::Fixed && icr.mode != hw::DeliveryMode::LowestPrio && !nmi) return;
+  const bool special = icr.mode == hw::DeliveryMode::SMI || icr.mode == hw::DeliveryMode::INIT || icr.mode == hw::DeliveryMode::SIPI;
+  if (icr.mode != hw::DeliveryMode::Fixed && icr.mode != hw::DeliveryMode::LowestPrio && !nmi && !special) return;
   // The optimized map (kvm_apic_map) resolves a physical destination directly.
   const uint32_t broadcast = sender.lapic.regs.x2apic_mode() ? 0xFFFFFFFFu : 0xFFu;  // kvm_apic_is_broadcast_dest
   if (icr.shorthand == hw::Shorthand::None && !icr.logical && icr.dest != broadcast) {
     if (Vcpu* v = vcpu_by_apic_id(icr.dest)) {
       note_ipi(sender, *v);
-      if (nmi) [[unlikely]] v->deliver_nmi(from);
+      if (special) [[unlikely]] v->accept_special_irq(from, icr);
+      else if (nmi) [[unlikely]] v->deliver_nmi(from);
       else v->deliver_interrupt(from, icr.vector);
     }
     return;
@@ -63,7 +65,8 @@ void Kvm::deliver_ipi(hw::VmxCpu& from, Vcpu& sender, const hw::Icr& icr) {
   for (auto& v : vcpus_)
     if (hw::apic_match_dest(v->lapic.regs.identity(), self, icr, x2apic)) {
       note_ipi(sender, *v);
-      if (nmi) [[unlikely]] v->deliver_nmi(from);
+      if (special) [[unlikely]] v->accept_special_irq(from, icr);
+      else if (nmi) [[unlikely]] v->deliver_nmi(from);
       else v->deliver_interrupt(from, icr.vector);
     }
 }
@@ -75,7 +78,14 @@ int64_t Kvm::pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t
   from.charge(costs_.kvm_handle_icr);
   ++ipis_sent;
   const uint8_t vector = static_cast<uint8_t>(icr & 0xFF);
-  const bool nmi = ((icr >> 8) & 7) == static_cast<uint64_t>(hw::DeliveryMode::NMI);  // irq.delivery_mode = icr & APIC_MODE_MASK
+  const auto mode = static_cast<hw::DeliveryMode>((icr >> 8) & 7);  // irq.delivery_mode = icr & APIC_MODE_MASK
+  const bool nmi = mode == hw::DeliveryMode::NMI;
+  const bool special = mode == hw::DeliveryMode::SMI || mode == hw::DeliveryMode::INIT || mode == hw::DeliveryMode::SIPI;
+  hw::Icr sicr;  // kvm_pv_send_ipi: level = icr & APIC_INT_ASSERT, trig_mode = icr & APIC_INT_LEVELTRIG
+  sicr.mode = mode;
+  sicr.vector = vector;
+  sicr.level_assert = (icr >> 14) & 1;
+  sicr.level_trigger = (icr >> 15) & 1;
   int64_t count = 0;
   // __pv_send_ipi over each half: bit i stands for APIC id min + i (high: min + 64 + i).
   for (int half = 0; half < 2; ++half) {
@@ -87,7 +97,8 @@ int64_t Kvm::pv_send_ipi(hw::VmxCpu& from, uint64_t low, uint64_t high, uint32_t
       const uint64_t id = base + static_cast<uint64_t>(i);
       if (id > 0xFFFFFFFFull) break;
       if (Vcpu* v = vcpu_by_apic_id(static_cast<uint32_t>(id))) {
-        if (nmi) [[unlikely]] v->deliver_nmi(from);
+        if (special) [[unlikely]] v->accept_special_irq(from, sicr);
+        else if (nmi) [[unlikely]] v->deliver_nmi(from);
         else v->deliver_interrupt(from, vector);
         ++count;
       }

@@ -158,6 +158,17 @@ void Lapic::set_tscdeadline(hw::VmxCpu& cpu, uint64_t value) {
   start_apic_timer(cpu);
 }
 
+void Lapic::init_reset(hw::VmxCpu& cpu) {
+  cancel_apic_timer(cpu);
+  const bool x2apic = regs.x2apic_mode();
+  regs.reset(regs.apic_id());
+  regs.set_x2apic_mode(x2apic);
+  tscdeadline_ = 0;
+  expired_tscdeadline_ = 0;
+  pending_timer_ = 0;
+  period_ = 0;
+}
+
 void Lapic::cancel_apic_timer(hw::VmxCpu& cpu) {
   if (vcpu_.kvm.params().direct_irq && expires_ != sim::kNever) cpu.set_lapic_timer_deadline(sim::kNever);
   hv_timer_in_use_ = false;

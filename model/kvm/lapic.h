@@ -68,6 +68,9 @@ class Lapic {
   void tpt_save(hw::VmxCpu& cpu, sim::Picos hw_deadline);
   sim::Picos tpt_deadline() const { return hv_timer_in_use_ ? expires_ : sim::kNever; }
   void tpt_expired(hw::VmxCpu& cpu) { ++pending_timer_; (void)cpu; }
+  // kvm_lapic_reset(init_event = true): INIT keeps the APIC base (and x2APIC mode) and
+  // the ID, masks the LVTs, software-disables the APIC, clears IRR/ISR/TMR, stops the timer.
+  void init_reset(hw::VmxCpu& cpu);
 
  private:
   void start_apic_timer(hw::VmxCpu& cpu);

@@ -34,6 +34,10 @@ struct VcpuStats {
   uint64_t halt_wait_ns = 0;
   uint64_t irq_injections = 0;     // events injected through VM-entry
   uint64_t nmi_injections = 0;     // NMIs injected through VM-entry (issue 4)
+  uint64_t init_resets = 0;        // INITs acted on: kvm_vcpu_reset, wait for SIPI
+  uint64_t sipi_starts = 0;        // SIPIs that started a vCPU waiting for one
+  uint64_t smi_count = 0;          // SMIs taken: enter_smm (vcpu->arch.smi_count)
+  uint64_t rsm_emulated = 0;       // RSMs emulated: leave_smm
   uint64_t posted_interrupts = 0;  // interrupts posted to this vCPU's descriptor
   uint64_t hypercalls = 0;
   uint64_t ple_window_updates = 0;
@@ -47,7 +51,7 @@ struct VcpuStats {
   // (coalesced), or dropped for an architectural reason (a masked LVT).
   uint64_t interrupts_sent = 0;
   uint64_t interrupts_coalesced = 0;
-  uint64_t interrupts_dropped_masked = 0;
+  uint64_t interrupts_dropped_masked = 0;  // masked LVT, or cleared by an INIT reset
   uint64_t illegal_transitions = 0;   // vCPU state machine violations
   uint64_t tsc_mismatches = 0;        // entries whose VMCS TSC offset/multiplier KVM does not believe
   // Issue 5: overcommit.

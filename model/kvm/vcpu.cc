@@ -28,6 +28,7 @@ constexpr uint32_t MSR_IA32_SYSENTER_CS = 0x174, MSR_IA32_SYSENTER_ESP = 0x175, 
 const std::array<Vcpu::Handler, kNumExitReasons> Vcpu::kExitHandlers = [] {
   std::array<Handler, kNumExitReasons> t{};
   t.fill(&Vcpu::handle_unknown);
+  t[EXIT_REASON_EXCEPTION_NMI] = &Vcpu::handle_exception_nmi;
   t[EXIT_REASON_EXTERNAL_INTERRUPT] = &Vcpu::handle_external_interrupt;
   t[EXIT_REASON_INTERRUPT_WINDOW] = &Vcpu::handle_interrupt_window;
   t[EXIT_REASON_NMI_WINDOW] = &Vcpu::handle_nmi_window;
@@ -249,10 +250,14 @@ void Vcpu::post_halt(VmxCpu& c) {
 }
 
 // kvm_vcpu_check_block / kvm_vcpu_has_events: a maskable interrupt ends a halt only when
-// the guest can take it (RFLAGS.IF; NMI and INIT are not modelled yet).
+// the guest can take it (RFLAGS.IF); INIT/SIPI, SMI and NMI do regardless. A vCPU waiting
+// for SIPI wakes only for INIT/SIPI (its RFLAGS.IF is 0 after the reset, and KVM's
+// nmi_allowed / smi checks hold it there).
 bool Vcpu::has_wake_event() const {
+  if (apic_pending_events && !in_smm) [[unlikely]] return true;
+  if (mp_state == MpState::INIT_RECEIVED) [[unlikely]] return false;
   if (pv_unhalted) return true;  // KVM_HC_KICK_CPU wakes even a halt with IF=0
-  if ((requests & KVM_REQ_NMI) || nmi_pending) return true;  // NMIs ignore RFLAGS.IF
+  if ((requests & (KVM_REQ_NMI | KVM_REQ_SMI)) || nmi_pending || (smi_pending && !in_smm)) return true;  // ignore RFLAGS.IF
   if (guest && !guest->regs.rflags_if) return false;
   if (lapic.timer_pending()) return true;
   if (apicv_active()) {
@@ -353,6 +358,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
   if (rt) rt->before_inject(c);
   if (requests & KVM_REQ_STEAL_UPDATE) record_steal_time(c);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
+  if ((requests & KVM_REQ_SMI) || smi_pending) [[unlikely]] inject_smi(c);
   if ((requests & KVM_REQ_NMI) || nmi_pending) [[unlikely]] inject_nmi_events(c);
   if (apicv_active()) {
     sync_pir_to_irr(c);

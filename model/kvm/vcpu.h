@@ -27,13 +27,18 @@ class VirtualVmx;
 }
 
 enum class VcpuMode : uint8_t { OUTSIDE_GUEST_MODE, IN_GUEST_MODE, EXITING_GUEST_MODE };
-enum class MpState : uint8_t { RUNNABLE, HALTED };
+// KVM_MP_STATE_*: INIT_RECEIVED is the wait-for-SIPI state of an AP after INIT.
+enum class MpState : uint8_t { RUNNABLE, HALTED, INIT_RECEIVED };
 // What the run loop does after an exit.
 enum class ExitResult : uint8_t { Reenter, Halt };
 
 inline constexpr uint64_t KVM_REQ_EVENT = 1u << 0;
 inline constexpr uint64_t KVM_REQ_STEAL_UPDATE = 1u << 1;
 inline constexpr uint64_t KVM_REQ_NMI = 1u << 2;
+inline constexpr uint64_t KVM_REQ_SMI = 1u << 3;
+// struct kvm_lapic pending_events bits.
+inline constexpr uint8_t KVM_APIC_INIT = 1u << 0;
+inline constexpr uint8_t KVM_APIC_SIPI = 1u << 1;
 inline constexpr uint64_t KVM_HC_VAPIC_POLL_IRQ = 1;
 inline constexpr uint64_t KVM_HC_KICK_CPU = 5;
 inline constexpr uint64_t KVM_HC_SEND_IPI = 10;
@@ -97,6 +102,12 @@ class Vcpu {
   // pending (at most 2) before entry, injected one at a time through VM_ENTRY_INTR_INFO.
   uint32_t nmi_queued = 0;
   uint32_t nmi_pending = 0;
+  // INIT/SIPI and SMI (issue 4, kvm/apic_events.cc): kvm_lapic pending_events and
+  // sipi_vector, kvm_vcpu_arch smi_pending and HF_SMM_MASK.
+  uint8_t apic_pending_events = 0;
+  uint8_t sipi_vector = 0;
+  bool smi_pending = false;
+  bool in_smm = false;
 
   bool apicv_active() const;
   // An exit whose kvm_entry has not happened yet (halted, preempted, or the run ended).
@@ -126,6 +137,11 @@ class Vcpu {
   void deliver_nmi(hw::VmxCpu& from);
   // kvm_vcpu_kick: get the vCPU out of the guest (IPI) or out of halt (wake-up).
   void kick(hw::VmxCpu& from);
+  // __apic_accept_irq for APIC_DM_SMI, APIC_DM_INIT and APIC_DM_STARTUP (apic_events.cc).
+  void accept_special_irq(hw::VmxCpu& from, const hw::Icr& icr);
+  // kvm_apic_accept_events: act on a pending INIT (reset, wait for SIPI) or SIPI (start).
+  void kvm_apic_accept_events(hw::VmxCpu& cpu);
+  bool has_apic_events() const { return apic_pending_events != 0; }
 
   uint64_t guest_tsc(const hw::VmxCpu& cpu) const;
   sim::Picos guest_tsc_to_time(const hw::VmxCpu& cpu, uint64_t guest_tsc) const;
@@ -153,12 +169,15 @@ class Vcpu {
   ExitResult handle_cr(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_tpr_below_threshold(hw::VmxCpu& cpu, const hw::ExitInfo& e);
   ExitResult handle_unknown(hw::VmxCpu& cpu, const hw::ExitInfo& e);
+  ExitResult handle_exception_nmi(hw::VmxCpu& cpu, const hw::ExitInfo& e);  // #UD from RSM
   friend class RtTimer;
   void set_apic_base(uint64_t value);
   void update_apic_mode_controls();
   void sync_pir_to_irr(hw::VmxCpu& cpu);
   void inject_pending_events(hw::VmxCpu& cpu);
   void inject_nmi_events(hw::VmxCpu& cpu);  // process_nmi + the NMI part of kvm_check_and_inject_events
+  void inject_smi(hw::VmxCpu& cpu);         // process_smi + enter_smm (apic_events.cc)
+  void kvm_vcpu_reset_init(hw::VmxCpu& cpu);
   void record_steal_time(hw::VmxCpu& cpu);
   void skip(hw::VmxCpu& cpu);
   void note_ple_window(hw::VmxCpu& cpu, uint32_t old);

@@ -22,6 +22,10 @@ void VcpuThread::run(host::Cpu& cpu) {
   loaded_ = true;
   switch (phase_) {
     case Phase::Guest:
+      if (vcpu_.has_apic_events()) [[unlikely]] {  // INIT/SIPI raced with the preemption
+        continue_to_guest(cpu);
+        break;
+      }
       vcpu_.enter_guest(cpu.vmx());
       break;
     case Phase::Blocked:
@@ -66,6 +70,16 @@ void VcpuThread::on_vmexit(host::Cpu& cpu, const hw::ExitInfo& exit) {
 void VcpuThread::continue_to_guest(host::Cpu& cpu) {
   if (cpu.need_resched()) {
     cpu.schedule();
+    return;
+  }
+  // vcpu_enter_guest's KVM_REQ_EVENT step: INIT/SIPI first; an AP waiting for its SIPI
+  // goes to vcpu_block (kvm_vcpu_block, no halt polling) instead of the guest.
+  if (vcpu_.has_apic_events()) [[unlikely]] vcpu_.kvm_apic_accept_events(cpu.vmx());
+  if (vcpu_.mp_state == MpState::INIT_RECEIVED) [[unlikely]] {
+    halt_start_ = cpu.now();
+    waiting_for_sipi_ = true;
+    vcpu_.pre_halt(cpu.vmx());
+    block(cpu);
     return;
   }
   vcpu_.enter_guest(cpu.vmx());
@@ -118,6 +132,13 @@ void VcpuThread::block(host::Cpu& cpu) {
 void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
   const sim::Picos now = cpu.now();
   const uint64_t halt_ns = static_cast<uint64_t>(sim::to_ns(now - halt_start_));
+  if (waiting_for_sipi_) [[unlikely]] {  // kvm_vcpu_block for INIT_RECEIVED: no halt stats, no polling
+    waiting_for_sipi_ = false;
+    vcpu_.post_halt(cpu.vmx());
+    set_phase(static_cast<int>(Phase::Guest));
+    continue_to_guest(cpu);
+    return;
+  }
   if (phase_ == Phase::Polling || (polled && phase_ == Phase::Guest)) {
     ++vcpu_.stat.halt_successful_poll;
     vcpu_.stat.halt_poll_success_ns += halt_ns;
@@ -129,7 +150,7 @@ void VcpuThread::finish_halt(host::Cpu& cpu, bool polled) {
   vcpu_.post_halt(cpu.vmx());
   vcpu_.halt_poll_ns = update_halt_poll_ns(vcpu_.halt_poll_ns, halt_ns, true, halt_poll_);
   set_phase(static_cast<int>(Phase::Guest));
-  vcpu_.mp_state = MpState::RUNNABLE;
+  if (vcpu_.mp_state == MpState::HALTED) vcpu_.mp_state = MpState::RUNNABLE;  // vcpu_block
   continue_to_guest(cpu);
 }
 

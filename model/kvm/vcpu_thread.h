@@ -57,6 +57,7 @@ class VcpuThread : public host::Task, public VcpuHostOps {
   bool loaded_ = false;
   sim::Picos halt_start_ = 0;
   sim::Picos poll_end_ = 0;
+  bool waiting_for_sipi_ = false;  // blocked in INIT_RECEIVED (kvm_vcpu_block, not a halt)
   uint64_t poll_generation_ = 0;
   host::HrTimer lapic_timer_;
   HaltPollParams halt_poll_;

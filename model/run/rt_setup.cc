@@ -73,6 +73,8 @@ RtConfig resolve_rt(const sim::Config& cfg, const hw::Platform& p, const std::ve
   if (r.bare_metal && ipi_mode != "x2apic_physical" && ipi_mode != "x2apic_cluster")
     bad(cfg, "guest.ipi_mode", "x2apic_physical or x2apic_cluster on bare metal (the others need KVM)", ipi_mode);
   if (r.bare_metal && cfg.get_bool("ipi.nmi")) bad(cfg, "ipi.nmi", "false on bare metal (NMI IPIs are modelled inside VMs only)", "true");
+  if (r.bare_metal && cfg.get_bool("ipi.hotplug")) bad(cfg, "ipi.hotplug", "false on bare metal (INIT/SIPI are modelled inside VMs only)", "true");
+  if (r.bare_metal && cfg.get_bool("ipi.smi")) bad(cfg, "ipi.smi", "false on bare metal (SMM is modelled inside VMs only)", "true");
   if (r.direct_irq) {
     for (int64_t c : pin)
       if (!contains(r.isolated, c))

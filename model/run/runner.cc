@@ -107,6 +107,10 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
       total.posted_interrupts += st.posted_interrupts;
       total.irq_injections += st.irq_injections;
       total.nmi_injections += st.nmi_injections;
+      total.init_resets += st.init_resets;
+      total.sipi_starts += st.sipi_starts;
+      total.smi_count += st.smi_count;
+      total.rsm_emulated += st.rsm_emulated;
       total.hypercalls += st.hypercalls;
       total.hv_timer_armed += st.hv_timer_armed;
       total.sw_timer_armed += st.sw_timer_armed;
@@ -210,6 +214,10 @@ void collect(const sim::Config& cfg, System& sys, sim::Picos end, double wall_s,
   m["interrupts.posted"] = static_cast<double>(total.posted_interrupts);
   m["interrupts.injected"] = static_cast<double>(total.irq_injections);
   m["interrupts.nmi_injections"] = static_cast<double>(total.nmi_injections);
+  m["interrupts.init_resets"] = static_cast<double>(total.init_resets);
+  m["interrupts.sipi_starts"] = static_cast<double>(total.sipi_starts);
+  m["smm.smi_count"] = static_cast<double>(total.smi_count);
+  m["smm.rsm_emulated"] = static_cast<double>(total.rsm_emulated);
   m["hypercalls"] = static_cast<double>(total.hypercalls);
   m["timer.hv_armed"] = static_cast<double>(total.hv_timer_armed);
   m["timer.sw_armed"] = static_cast<double>(total.sw_timer_armed);

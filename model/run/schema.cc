@@ -133,6 +133,8 @@ sim::Schema build() {
   s.add(P("idle.duration_ms", D, "200", "idle_wakeup: simulated milliseconds of timer wake-ups", "workload", 0.01, 1e7));
   s.add(P("ipi.iterations", I, "200", "ipi_bench: iterations of each measurement", "workload", 1, 1e9));
   s.add(P("ipi.nmi", B, "false", "ipi_bench: a fourth measurement, ipi.nmi_broadcast_ns: an NMI to all other vCPUs, waiting until each handler ran (trigger_all_cpu_backtrace / nmi_backtrace)", "workload"));
+  s.add(P("ipi.hotplug", B, "false", "ipi_bench: a CPU offline/online measurement of ipi.target: play_dead, then INIT, INIT de-assert and two SIPIs (Linux's wakeup_secondary_cpu_via_init); ipi.init_sipi_ns to the AP's first instruction, ipi.cpu_up_us to the AP online. Under noexit_pv they go through MSR_KVM_PV_ICR", "workload"));
+  s.add(P("ipi.smi", B, "false", "ipi_bench: an SMI IPI to ipi.target, waiting until its SMI handler ran (KVM's enter_smm, the firmware handler, RSM emulated after its #UD exit): ipi.smi_ns", "workload"));
   s.add(P("ipi.target", I, "1", "ipi_bench: the vCPU the single and round-trip IPIs go to", "workload", 1, 4095));
   s.add(P("vmexit.tests", SL, "[]", "kvm-unit-tests vmexit tests to run (empty: all)", "workload", {}, {}, guest::vmexit_test_names()));
   s.add(P("vmexit.goal_cycles", I, "1073741824", "TSC cycles each test's loop must last (GOAL, 2^30)", "workload", 1024, 1e15));

@@ -88,6 +88,8 @@ std::unique_ptr<guest::Workload> make_workload(const sim::Config& cfg, const std
     p.iterations = static_cast<uint64_t>(cfg.get_int("ipi.iterations"));
     p.target = static_cast<int>(cfg.get_int("ipi.target"));
     p.nmi = cfg.get_bool("ipi.nmi");
+    p.hotplug = cfg.get_bool("ipi.hotplug");
+    p.smi = cfg.get_bool("ipi.smi");
     if (p.target >= vcpus) throw sim::ConfigError(cfg.source(), 0, "ipi.target", "a vCPU below vm.vcpus", std::to_string(p.target));
     return guest::make_ipi_bench_workload(p);
   }

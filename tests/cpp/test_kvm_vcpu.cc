@@ -38,13 +38,17 @@ constexpr uint32_t kLvttTscDeadline = (2u << 17) | kTimerVector;
 // ---------------------------------------------------------------------------------------
 // Fakes
 
-// Every cost a distinct value in [10, 122]: 10 + (37 i mod 113) is distinct for up to 113
-// keys (113 is prime; there are 109). Small, so a whole exit plus entry (at most ~980
-// cycles) stays under the 1000-cycle (1 us) timer advance.
+// Every cost a distinct value: 10 + (37 i mod 113) for the first 113 keys (113 is prime),
+// 123, 124, ... for the keys past them (INIT/SIPI and SMM work, off the exit/entry path).
+// Small, so a whole exit plus entry (at most ~980 cycles) stays under the 1000-cycle (1 us)
+// timer advance.
 hw::CostTable distinct_costs() {
   hw::CostTable t;
   int i = 0;
-  for (const hw::CostKey& k : hw::cost_keys()) t.*(k.member) = 10 + (37 * i++) % 113;
+  for (const hw::CostKey& k : hw::cost_keys()) {
+    t.*(k.member) = i < 113 ? 10 + (37 * i) % 113 : 123 + (i - 113);
+    ++i;
+  }
   return t;
 }
 
@@ -968,3 +972,101 @@ TEST(KvmLapicTimer, OneShotUsesTheHvTimerWhenAllowed) {
 }
 
 }  // namespace
+
+// ---- INIT / SIPI / SMI (issue 4, kvm/apic_events.cc) ------------------------------------
+
+hw::Icr special_icr(hw::DeliveryMode mode, uint32_t dest, bool level_trigger = false, bool assert_level = true, uint8_t vector = 0) {
+  hw::Icr icr;
+  icr.mode = mode;
+  icr.dest = dest;
+  icr.level_trigger = level_trigger;
+  icr.level_assert = assert_level;
+  icr.vector = vector;
+  return icr;
+}
+
+TEST(ApicEvents, InitParksTheApUntilSipiAndDeassertIsIgnored) {
+  Rig r;
+  kvm::Vcpu& ap = r.vcpu(1);
+  // The INIT de-assert (level-triggered, level 0) that Linux sends second does nothing.
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::INIT, 1, true, false));
+  EXPECT_FALSE(ap.has_apic_events());
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::INIT, 1, true, true));
+  ASSERT_TRUE(ap.has_apic_events());
+  EXPECT_TRUE(ap.has_wake_event());  // INIT wakes a halt even with IF=0
+  r.guest(1).regs.rflags_if = true;
+  ap.kvm_apic_accept_events(r.cpu1);
+  EXPECT_EQ(ap.mp_state, kvm::MpState::INIT_RECEIVED);
+  EXPECT_FALSE(r.guest(1).regs.rflags_if);      // the architectural reset
+  EXPECT_FALSE(ap.lapic.regs.sw_enabled());     // SVR back to 0xFF
+  EXPECT_TRUE(ap.lapic.regs.x2apic_mode());     // INIT keeps the APIC base
+  EXPECT_EQ(ap.stat.init_resets, 1u);
+  // A fixed interrupt does not wake a vCPU waiting for SIPI.
+  ap.deliver_interrupt(r.cpu0, 0x40);
+  EXPECT_FALSE(ap.has_wake_event());
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::SIPI, 1, false, true, 0x9A));
+  EXPECT_TRUE(ap.has_wake_event());
+  ap.kvm_apic_accept_events(r.cpu1);
+  EXPECT_EQ(ap.mp_state, kvm::MpState::RUNNABLE);
+  EXPECT_EQ(ap.sipi_vector, 0x9A);
+  EXPECT_EQ(ap.stat.sipi_starts, 1u);
+  EXPECT_TRUE(r.guest(1).regs.skip_pending);   // the parked op is abandoned at entry
+  // A second SIPI to a running AP is ignored.
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::SIPI, 1, false, true, 0x9A));
+  ap.kvm_apic_accept_events(r.cpu1);
+  EXPECT_EQ(ap.mp_state, kvm::MpState::RUNNABLE);
+  EXPECT_EQ(ap.stat.sipi_starts, 1u);
+}
+
+TEST(ApicEvents, InitOfTheBspLeavesItRunnableAndSipiWithoutInitIsIgnored) {
+  Rig r;
+  r.vcpu(1).kvm_apic_accept_events(r.cpu1);  // nothing pending
+  r.kvm->deliver_ipi(r.cpu1, r.vcpu(1), special_icr(hw::DeliveryMode::SIPI, 0, false, true, 0x10));
+  r.vcpu(0).kvm_apic_accept_events(r.cpu0);
+  EXPECT_EQ(r.vcpu(0).mp_state, kvm::MpState::RUNNABLE);
+  EXPECT_EQ(r.vcpu(0).stat.sipi_starts, 0u);
+  r.kvm->deliver_ipi(r.cpu1, r.vcpu(1), special_icr(hw::DeliveryMode::INIT, 0, true, true));
+  r.vcpu(0).kvm_apic_accept_events(r.cpu0);
+  EXPECT_EQ(r.vcpu(0).mp_state, kvm::MpState::RUNNABLE);  // kvm_vcpu_is_bsp
+  EXPECT_EQ(r.vcpu(0).stat.init_resets, 1u);
+}
+
+TEST(ApicEvents, SmiEntersSmmAtEntryRsmExitsWithUdAndInitIsLatchedMeanwhile) {
+  Rig r;
+  kvm::Vcpu& v = r.vcpu(1);
+  r.guest(1).regs.rflags_if = false;
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::SMI, 1));
+  EXPECT_TRUE(v.has_wake_event());  // SMIs ignore RFLAGS.IF
+  v.enter_guest(r.cpu1);
+  EXPECT_TRUE(v.in_smm);
+  EXPECT_EQ(v.stat.smi_count, 1u);
+  // INIT is latched in SMM (not acted on, not a wake-up); a SIPI is dropped.
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::INIT, 1, true, true));
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::SIPI, 1, false, true, 0x9A));
+  v.kvm_apic_accept_events(r.cpu1);
+  EXPECT_EQ(v.mp_state, kvm::MpState::RUNNABLE);
+  EXPECT_EQ(v.stat.init_resets, 0u);
+  EXPECT_FALSE(v.has_wake_event());
+  // A second SMI while in SMM stays pending.
+  r.kvm->deliver_ipi(r.cpu0, r.vcpu(0), special_icr(hw::DeliveryMode::SMI, 1));
+  v.mode = kvm::VcpuMode::OUTSIDE_GUEST_MODE;
+  v.enter_guest(r.cpu1);
+  EXPECT_EQ(v.stat.smi_count, 1u);
+  EXPECT_TRUE(v.smi_pending);
+  // RSM: #UD exit, emulated; leaves SMM.
+  v.mode = kvm::VcpuMode::OUTSIDE_GUEST_MODE;
+  GuestOp rsm;
+  rsm.kind = OpKind::Rsm;
+  r.cpu0.reset_charges();
+  EXPECT_EQ(r.exit(1, hw::EXIT_REASON_EXCEPTION_NMI, rsm, 0, hw::INTR_INFO_VALID_MASK | hw::INTR_TYPE_HARD_EXCEPTION | hw::UD_VECTOR),
+            ExitResult::Reenter);
+  EXPECT_FALSE(v.in_smm);
+  EXPECT_EQ(v.stat.rsm_emulated, 1u);
+  EXPECT_GE(r.cpu0.charged, r.costs.kvm_emulate_rsm);
+  // Out of SMM the latched INIT is acted on; its reset drops the pending SMI, as
+  // kvm_vcpu_reset does.
+  v.kvm_apic_accept_events(r.cpu1);
+  EXPECT_EQ(v.stat.init_resets, 1u);
+  EXPECT_EQ(v.mp_state, kvm::MpState::INIT_RECEIVED);
+  EXPECT_FALSE(v.smi_pending);
+}
