@@ -148,6 +148,7 @@ sim::Schema build() {
   s.add(P("vm.vcpu_rt_priority", I, "-1", "SCHED_RR priority of the vCPU threads (0: SCHED_OTHER; -1: 1 when rt.mode is set, else 0)", "vm", -1, 99));
   s.add(P("host.isolation", E, "auto", "CPU isolation of host.isolated_cpus (or of the vCPUs' CPUs when that is empty): no host tasks or kthreads, nohz_full (no tick while one task runs); auto follows rt.mode", "host", {}, {}, tri));
   s.add(P("host.isolated_cpus", IL, "[]", "CPUs isolated when host.isolation is on (empty: the vCPUs' CPUs)", "host", 0, 4095));
+  s.add(P("host.nohz_full_residual_hz", I, "0", "nohz_full CPUs (host.isolation): rate of the residual scheduler tick kept while one task runs; 0 = none (Linux >= 4.17 offloads it to a housekeeping CPU, sched_tick_remote, commit d84b31313ef8); 1 = older kernels' 1 Hz tick", "host", 0, 1000));
   s.add(P("host.kthread_hz", D, "0", "wake-ups per second of a host kernel thread on every non-isolated CPU that runs kernel code with preemption off (0: none)", "host", 0, 1e6));
   s.add(P("host.kthread_run_us", D, "30", "mean length (exponential) of such a kernel thread's non-preemptible stretch", "host", 0.01, 1e6));
   s.add(P("kvm.hlt_in_guest", E, "auto", "KVM_CAP_X86_DISABLE_EXITS_HLT: HLT does not exit (auto: rt.mode kvm_directirq or kvm_exitless_timer)", "kvm", {}, {}, tri));
