@@ -48,6 +48,7 @@ sim::Schema build() {
   s.add(P("host.scheduler", E, "simple_fair", "host scheduling policy", "host", {}, {}, host::sched_policy_names()));
   s.add(P("host.hz", I, "250", "host tick rate (CONFIG_HZ)", "host", 100, 1000));
   s.add(P("host.skew_tick", B, "false", "the skew_tick=1 boot option: CPU i's tick is offset by i * (tick period / 2) / CPUs, so CPUs do not all preempt at the same instant", "host"));
+  s.add(P("host.power_model", E, "auto", "package power (C-states, turbo; needs the platform's power table): off (table ignored: HLT is C1 with no exit latency, no turbo), account (residency and turbo accounted; time runs at the nominal clock), feedback (account + a guest compute op's cycles run at its core's turbo frequency, sampled when the op starts); auto: the table's default_model (off unless the platform says so)", "host", {}, {}, {"auto", "off", "account", "feedback"}));
   s.add(P("host.cpuidle", E, "c1", "host idle states: c1 (HLT) or menu (intel_idle: the deepest C-state of the platform's power table whose target residency fits before the next timer)", "host", {}, {}, {"c1", "menu"}));
   s.add(P("host.sched_latency_us", D, "6000", "scheduler latency target (sysctl sched_latency_ns)", "host", 100, 1e6));
   s.add(P("host.min_granularity_us", D, "750", "minimum slice (sched_min_granularity_ns)", "host", 10, 1e6));

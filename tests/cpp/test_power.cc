@@ -116,4 +116,25 @@ TEST(Power, NohzFullPutsHaltBetweenPollAndMwait) {
   EXPECT_LT(metric(mwait_residual, "cstate.deep_pct"), metric(mwait, "cstate.deep_pct"));
 }
 
+// host.power_model=feedback: a busy core's compute ops run at its package's turbo bin, so
+// its simulated loop count rises when the sibling cores sleep in C6 (MWAIT passthrough)
+// instead of polling; under account the count stays at the nominal clock's and only the
+// score is scaled. Both ways give the same score within a few percent.
+TEST(Power, FeedbackRaisesBusyLoopCountWhenSiblingsSleep) {
+  using testutil::metric;
+  auto run = [](const std::string& idle, const std::string& model) {
+    return idle_power({"guest.idle=" + idle, idle == "mwait" ? "kvm.disable_exits=[mwait]" : "kvm.disable_exits=[]",
+                       "host.power_model=" + model});
+  };
+  const auto acc_poll = run("poll", "account"), acc_mwait = run("mwait", "account");
+  const auto fb_poll = run("poll", "feedback"), fb_mwait = run("mwait", "feedback");
+  EXPECT_EQ(metric(acc_poll, "unixbench.loops_per_s"), metric(acc_mwait, "unixbench.loops_per_s"));
+  EXPECT_GT(metric(fb_mwait, "unixbench.loops_per_s"), 1.02 * metric(fb_poll, "unixbench.loops_per_s"));
+  EXPECT_NEAR(metric(fb_mwait, "unixbench.score"), metric(acc_mwait, "unixbench.score"), 0.02 * metric(acc_mwait, "unixbench.score"));
+  EXPECT_NEAR(metric(fb_poll, "unixbench.score"), metric(acc_poll, "unixbench.score"), 0.02 * metric(acc_poll, "unixbench.score"));
+  // off: no power table at all (no residency metrics, no turbo).
+  const auto off = run("mwait", "off");
+  EXPECT_EQ(off.metrics.count("cstate.deep_pct"), 0u);
+}
+
 }  // namespace
