@@ -138,15 +138,24 @@ int Cpu::yield_to(Task* p) {
 }
 
 // The tick runs only while a task runs (NO_HZ_IDLE); ticks stay on the HZ grid (shifted by
-// the CPU's skew_tick offset).
+// the CPU's skew_tick offset). nohz_full: with one runnable task the tick stops
+// (tick_nohz_full: no other tick dependency), except for a residual tick every
+// nohz_residual_ when set (kernels before 4.17 kept a 1 Hz tick on the CPU itself;
+// d84b31313ef8 moved it to a housekeeping CPU, sched_tick_remote).
+bool Cpu::tick_stopped_full() const { return nohz_full_ && policy_->nr_queued() == 0; }
+
 void Cpu::update_tick() {
-  if (curr_ == &idle_ || (nohz_full_ && policy_->nr_queued() == 0)) {
+  const bool full = curr_ != &idle_ && tick_stopped_full();
+  if (curr_ == &idle_ || (full && nohz_residual_ == 0)) {
     if (tick_.active()) hrtimer_cancel(tick_);
-  } else if (!tick_.active()) {
-    const sim::Picos now = core_.now();
-    const sim::Picos base = now >= tick_offset_ ? now - tick_offset_ : 0;
-    hrtimer_start(tick_, (base / tick_period_ + 1) * tick_period_ + tick_offset_);
+    return;
   }
+  const sim::Picos period = full ? nohz_residual_ : tick_period_;
+  const sim::Picos now = core_.now();
+  if (tick_.active() && (full || tick_.expires <= now + tick_period_)) return;
+  if (tick_.active()) hrtimer_cancel(tick_);  // a residual tick far away: back to HZ
+  const sim::Picos base = now >= tick_offset_ ? now - tick_offset_ : 0;
+  hrtimer_start(tick_, (base / period + 1) * period + tick_offset_);
 }
 
 void Cpu::tick_fn() {
@@ -157,7 +166,9 @@ void Cpu::tick_fn() {
   if (kernel_.params().load_balance && ticks_ % static_cast<uint64_t>(kernel_.params().balance_interval_ticks) == 0 &&
       !kernel_.nohz_idle_balance(*this))
     kernel_.load_balance(*this);
-  if (curr_ != &idle_ && !(nohz_full_ && policy_->nr_queued() == 0)) hrtimer_start(tick_, tick_.expires + tick_period_);
+  if (curr_ == &idle_) return;
+  if (!tick_stopped_full()) hrtimer_start(tick_, tick_.expires + tick_period_);
+  else if (nohz_residual_ != 0) hrtimer_start(tick_, tick_.expires + nohz_residual_);
 }
 
 void Cpu::hrtimer_start(HrTimer& t, sim::Picos expires) {

@@ -83,15 +83,23 @@ class Cpu : public hw::RootSoftware {
   uint64_t yield_repicked() const { return yield_repicked_; }
   uint64_t irqs(uint8_t vector) const { return irqs_[vector]; }
   bool is_idle_task(const Task* t) const { return t == &idle_; }
+  // task_sched_runtime: sum_exec plus the running task's not yet accounted delta (a
+  // nohz_full CPU's only task is accounted at no tick or switch), as of time `at`.
+  sim::Picos task_sched_runtime(const Task& t, sim::Picos at) const {
+    return t.sum_exec + (&t == curr_ && at > t.exec_start ? at - t.exec_start : 0);
+  }
   // nohz_full: the tick also stops while exactly one task runs (issue 3, CPU isolation).
   void set_nohz_full(bool on) { nohz_full_ = on; }
   bool nohz_full() const { return nohz_full_; }
+  // host.nohz_full_residual_hz: 0 = the tick fully stops (offloaded, Linux >= 4.17).
+  void set_nohz_residual(sim::Picos period) { nohz_residual_ = period; }
   void set_tick_offset(sim::Picos offset) { tick_offset_ = offset; }
 
  private:
   void program_timer();
   void tick_fn();
   void update_tick();
+  bool tick_stopped_full() const;
   void account_curr();
 
   Kernel& kernel_;
@@ -105,6 +113,7 @@ class Cpu : public hw::RootSoftware {
   HrTimer tick_;
   sim::Picos tick_period_;
   bool nohz_full_ = false;
+  sim::Picos nohz_residual_ = 0;
   sim::Picos tick_offset_ = 0;  // skew_tick
   uint64_t context_switches_ = 0, ticks_ = 0;
   uint64_t yield_to_calls_ = 0, yield_to_success_ = 0, yield_to_same_rq_ = 0, yield_repicked_ = 0;

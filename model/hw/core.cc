@@ -473,7 +473,7 @@ void Core::run_guest(sim::Picos now) {
       // Split the operation at `now`.
       op_timed_ = false;
       if (op.kind == OpKind::Compute) {
-        op.a = static_cast<uint64_t>(clock_.to_cycles(op_end_ - now) + 0.5);
+        op.a = static_cast<uint64_t>(clock_.to_cycles(op_end_ - now) / op_scale_ + 0.5);
       } else if (op.kind == OpKind::Pause) {
         op.a -= std::min<uint64_t>(op.a, static_cast<uint64_t>(clock_.to_cycles(now - op_start_) / std::max(1.0, costs_.cpu_pause)));
       } else if (op.kind == OpKind::SpinUntil && op.d) {
@@ -557,7 +557,8 @@ bool Core::execute(GuestOp& op) {
       if (op.a == 0) { retire(); return true; }
       op_timed_ = true;
       op_start_ = local_;
-      op_end_ = local_ + clock_.cycles(static_cast<double>(op.a));
+      op_scale_ = power_feedback_ ? compute_scale() : 1.0;
+      op_end_ = local_ + clock_.cycles(static_cast<double>(op.a) * op_scale_);
       return false;
     case OpKind::Cpuid:
       vmexit(EXIT_REASON_CPUID);

@@ -65,7 +65,8 @@ class Core : public sc_core::sc_module, public VmxCpu {
   void set_root_software(RootSoftware* sw) { root_ = sw; }
   void root_busy_until(sim::Picos t);  // host code runs until t, then on_busy_done()
   void root_idle(CState s = CState::C1);  // idle in C-state s (HLT or MWAIT) until an interrupt
-  void set_power(PackagePower* p) { power_ = p; }  // issue 6: C-state/turbo accounting
+  // issue 6: C-state/turbo accounting; feedback: guest compute ops run at the turbo clock.
+  void set_power(PackagePower* p, bool feedback = false) { power_ = p; power_feedback_ = p && feedback; }
   void eoi() { phys_.eoi(); }          // host EOI of the physical LAPIC
   void arm_lapic_timer(sim::Picos deadline);  // TSC-deadline clockevent; kNever disarms
   // VmxCpu: the physical timer handed to a guest (timer passthrough, DirectIRQ).
@@ -184,6 +185,9 @@ class Core : public sc_core::sc_module, public VmxCpu {
 
   Tlb tlb_;  // guest translations by VPID/EPTP/PCID (issue 6)
   PackagePower* power_ = nullptr;
+  bool power_feedback_ = false;
+  double op_scale_ = 1.0;  // nominal / effective MHz of the running compute op (1 unless feedback)
+  double compute_scale() const;
   CState idle_cstate_ = CState::C1;    // the state of root idle or of a guest HLT/MWAIT
   bool guest_cstate_ = false;          // a non-exiting guest HLT/MWAIT holds the thread idle
   sim::Picos cstate_exit_ps(CState s) const;

@@ -68,3 +68,15 @@ void Core::leave_guest_cstate() {
 }
 
 }  // namespace hw
+
+namespace hw {
+
+// host.power_model=feedback: a compute op's cycles take nominal/current of the nominal-clock
+// time, with the frequency sampled when the op starts (a turbo-bin change during the op is
+// not seen until the next op or interruption).
+double Core::compute_scale() const {
+  const double mhz = power_->current_mhz(cpu_);
+  return mhz > 0 ? platform_.freq_mhz / mhz : 1.0;
+}
+
+}  // namespace hw

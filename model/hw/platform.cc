@@ -312,7 +312,7 @@ void parse_costs(const Reader& r, const Fields& root, Platform& p) {
 // turbo_source} (optional).
 void parse_power(const Reader& r, const YAML::Node& doc, Platform& p) {
   if (!doc["power"]) return;
-  const Fields pw(r, doc["power"], "power", {"cstates", "cstates_source", "turbo_mhz", "turbo_source"});
+  const Fields pw(r, doc["power"], "power", {"cstates", "cstates_source", "turbo_mhz", "turbo_source", "default_model"});
   std::vector<std::string> names(kCStateNames + 1, kCStateNames + kNumCStates);
   const Fields cs = pw.child("cstates", "a map of C-state -> [exit_us, residency_us]", names);
   for (int i = 1; i < kNumCStates; ++i) {
@@ -331,6 +331,12 @@ void parse_power(const Reader& r, const YAML::Node& doc, Platform& p) {
   for (const YAML::Node& f : t) p.power.turbo_mhz.push_back(r.frequency(f, "power.turbo_mhz"));
   p.power.turbo_source = r.text(pw.get("turbo_source", "where the bins come from"), "power.turbo_source");
   p.power.present = true;
+  if (doc["power"]["default_model"]) {
+    const YAML::Node m = doc["power"]["default_model"];
+    const std::string v = m.IsScalar() ? m.as<std::string>() : "";
+    if (v != "off" && v != "account" && v != "feedback") r.fail(m, "power.default_model", "off, account or feedback", describe(m));
+    p.power.default_model = v;
+  }
 }
 
 Platform parse(const YAML::Node& doc, const std::string& file) {

@@ -55,6 +55,9 @@ struct PowerTable {
   double residency_us[kNumCStates] = {};
   std::vector<double> turbo_mhz;  // [active cores - 1], 1 .. cores_per_socket
   std::string cstates_source, turbo_source;
+  // host.power_model when the scenario says auto: "account" or "off" (power.default_model;
+  // tables added after issue 6's first platform default to off so no result moves).
+  std::string default_model = "off";
   // The deepest offered state not deeper than `s` (C1 at least when C1 exists).
   CState clamp(CState s) const;
   // The deepest offered state whose target residency fits `idle_us` (cpuidle's choice).

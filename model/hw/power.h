@@ -7,8 +7,9 @@
 // MWAIT without MWAIT exiting (its hint). A core is in the shallowest state of its threads,
 // a package in the shallowest state of its cores. A core counts as active for turbo unless
 // it is in C3 or deeper; the package then runs at turbo_mhz[active - 1], so a busy core runs
-// faster when its siblings sleep deeply. The frequency is accounted, not fed back into the
-// simulated time (costs stay in cycles of the nominal clock).
+// faster when its siblings sleep deeply. The frequency is accounted; with host.power_model
+// = feedback a guest compute op also runs at it (Core::compute_scale); costs stay in cycles
+// of the nominal clock.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,8 @@ class PackagePower {
   sim::Picos package_residency(int socket, CState s) const;
   // Mean frequency of thread `cpu` over its C0 time (MHz).
   double mean_c0_mhz(int cpu) const;
+  // Frequency thread `cpu` runs at now (its package's turbo bin), MHz.
+  double current_mhz(int cpu) const { return freq_of_socket(p_.topology.socket_of(cpu)); }
   sim::Picos elapsed() const { return last_; }
   const Platform& platform() const { return p_; }
   // turbostat-like table (CSV) of every core with a thread in `cpus`.

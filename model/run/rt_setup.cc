@@ -122,7 +122,11 @@ void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector
   rt.pin = pin;
   host::Kernel& kernel = *sys.kernel;
   const int n = kernel.nr_cpus();
-  for (int64_t c : r.isolated) kernel.cpu(static_cast<int>(c)).set_nohz_full(true);
+  const int64_t residual_hz = cfg.get_int("host.nohz_full_residual_hz");
+  for (int64_t c : r.isolated) {
+    kernel.cpu(static_cast<int>(c)).set_nohz_full(true);
+    if (residual_hz > 0) kernel.cpu(static_cast<int>(c)).set_nohz_residual(sim::kPsPerSec / residual_hz);
+  }
   for (kvm::VcpuThread* t : sys.vcpu_threads) t->rt_priority = r.vcpu_rt_priority;
   VmInstance& vm0 = *sys.vms[0];
   for (const auto& vm : sys.vms)

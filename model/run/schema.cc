@@ -48,6 +48,7 @@ sim::Schema build() {
   s.add(P("host.scheduler", E, "simple_fair", "host scheduling policy", "host", {}, {}, host::sched_policy_names()));
   s.add(P("host.hz", I, "250", "host tick rate (CONFIG_HZ)", "host", 100, 1000));
   s.add(P("host.skew_tick", B, "false", "the skew_tick=1 boot option: CPU i's tick is offset by i * (tick period / 2) / CPUs, so CPUs do not all preempt at the same instant", "host"));
+  s.add(P("host.power_model", E, "auto", "package power (C-states, turbo; needs the platform's power table): off (table ignored: HLT is C1 with no exit latency, no turbo), account (residency and turbo accounted; time runs at the nominal clock), feedback (account + a guest compute op's cycles run at its core's turbo frequency, sampled when the op starts); auto: the table's default_model (off unless the platform says so)", "host", {}, {}, {"auto", "off", "account", "feedback"}));
   s.add(P("host.cpuidle", E, "c1", "host idle states: c1 (HLT) or menu (intel_idle: the deepest C-state of the platform's power table whose target residency fits before the next timer)", "host", {}, {}, {"c1", "menu"}));
   s.add(P("host.sched_latency_us", D, "6000", "scheduler latency target (sysctl sched_latency_ns)", "host", 100, 1e6));
   s.add(P("host.min_granularity_us", D, "750", "minimum slice (sched_min_granularity_ns)", "host", 10, 1e6));
@@ -150,6 +151,7 @@ sim::Schema build() {
   s.add(P("vm.vcpu_rt_priority", I, "-1", "SCHED_RR priority of the vCPU threads (0: SCHED_OTHER; -1: 1 when rt.mode is set, else 0)", "vm", -1, 99));
   s.add(P("host.isolation", E, "auto", "CPU isolation of host.isolated_cpus (or of the vCPUs' CPUs when that is empty): no host tasks or kthreads, nohz_full (no tick while one task runs); auto follows rt.mode", "host", {}, {}, tri));
   s.add(P("host.isolated_cpus", IL, "[]", "CPUs isolated when host.isolation is on (empty: the vCPUs' CPUs)", "host", 0, 4095));
+  s.add(P("host.nohz_full_residual_hz", I, "0", "nohz_full CPUs (host.isolation): rate of the residual scheduler tick kept while one task runs; 0 = none (Linux >= 4.17 offloads it to a housekeeping CPU, sched_tick_remote, commit d84b31313ef8); 1 = older kernels' 1 Hz tick", "host", 0, 1000));
   s.add(P("host.kthread_hz", D, "0", "wake-ups per second of a host kernel thread on every non-isolated CPU that runs kernel code with preemption off (0: none)", "host", 0, 1e6));
   s.add(P("host.kthread_run_us", D, "30", "mean length (exponential) of such a kernel thread's non-preemptible stretch", "host", 0.01, 1e6));
   s.add(P("kvm.hlt_in_guest", E, "auto", "KVM_CAP_X86_DISABLE_EXITS_HLT: HLT does not exit (auto: rt.mode kvm_directirq or kvm_exitless_timer)", "kvm", {}, {}, tri));

@@ -161,6 +161,12 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
     platform.cost_source[name] = "scenario override";
   }
   apply_rt_platform(cfg, platform);
+  {  // issue 6: host.power_model
+    const std::string& pm = cfg.get_string("host.power_model");
+    power_model = pm == "auto" ? platform.power.default_model : pm;
+    if (!platform.power.present) power_model = "off";
+    if (power_model == "off") platform.power.present = false;
+  }
   fault.kind = sim::fault_from_string(cfg.get_string("fault.inject"));
   fault.at = sim::ms(cfg.get_double("fault.at_ms"));
   const int n = platform.topology.cpus();
@@ -223,7 +229,7 @@ System::System(const sim::Config& cfg, const hw::Platform& base) : platform(base
   bus->set_identities(ids);
   if (platform.power.present) {  // issue 6: C-state residency and turbo
     power = std::make_unique<hw::PackagePower>(platform);
-    for (auto& c : cores) c->set_power(power.get());
+    for (auto& c : cores) c->set_power(power.get(), power_model == "feedback");
   }
   // Lookahead of each core: the smallest latency (an IPI or a cache-line transfer) from any
   // other CPU that runs something. Tasks are pinned, so a CPU with none never acts.

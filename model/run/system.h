@@ -54,6 +54,7 @@ class System {
   std::vector<kvm::VcpuThread*> vcpu_threads;     // every VM's, in VM order
   std::unique_ptr<kvm::Tracer> tracer;            // output.trace (else null)
   std::unique_ptr<NestedSetup> nested;            // nested.*: L2 in VM 0, clocksources (issue 7)
+  std::string power_model = "off";                 // host.power_model resolved: off | account | feedback
   std::unique_ptr<hw::PackagePower> power;         // C-states and turbo (platforms with a power table)
 
   // Every VM's workload is done (VMs without one do not hold the run up; a run where no VM
