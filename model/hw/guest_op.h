@@ -48,6 +48,8 @@ enum class OpKind : uint8_t {
   Invlpg,      // INVLPG / local flush of the current context b
   TimedAccess, // `timed`->access(now, cpu): a locked access to memory the host also writes
                // (the steal-time area); result: its return value
+  // --- issue 3 ---
+  Clts,        // CLTS: clear CR0.TS (a lazy-FPU guest switching to a task that uses the FPU)
 };
 
 // Memory that another agent updates on its own timeline (KVM writing a vCPU's steal-time

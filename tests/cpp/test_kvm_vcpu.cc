@@ -39,7 +39,7 @@ constexpr uint32_t kLvttTscDeadline = (2u << 17) | kTimerVector;
 // Fakes
 
 // Every cost a distinct value in [10, 122]: 10 + (37 i mod 113) is distinct for up to 113
-// keys (113 is prime; there are 109). Small, so a whole exit plus entry (at most ~980
+// keys (113 is prime; there are 113). Small, so a whole exit plus entry (at most ~980
 // cycles) stays under the 1000-cycle (1 us) timer advance.
 hw::CostTable distinct_costs() {
   hw::CostTable t;
