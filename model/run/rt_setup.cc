@@ -93,6 +93,9 @@ RtConfig resolve_rt(const sim::Config& cfg, const hw::Platform& p, const std::ve
           "no posted interrupts on " + p.name);
     if (r.timer_passthrough) bad(cfg, "kvm.timer_passthrough", "off with kvm.pi_inject_timer (one owner of the guest's timer)", "both on");
   }
+  if (r.timer_passthrough && cfg.get_string("guest.clockevent") == "lapic_oneshot")
+    bad(cfg, "kvm.timer_passthrough", "guest.clockevent=tsc_deadline (seed 002 hands IA32_TSC_DEADLINE to the guest; a one-shot guest programs TMICT)",
+        "guest.clockevent=lapic_oneshot");
   if (r.timer_passthrough && !p.vmx.preemption_timer)
     bad(cfg, "kvm.timer_passthrough", "a CPU with the VMX-preemption timer (it carries the host's timer)", "none on " + p.name);
   const std::string& d = cfg.get_string("iperf.delivery");

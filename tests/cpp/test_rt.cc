@@ -279,6 +279,7 @@ TEST(RtConfig, ImpossibleCombinationsAreNamed) {
   expect_error("bare", {"kvm.timer_passthrough=true"}, "vm.bare_metal", "bare metal");
   expect_error("kvm", {"rt.load=iperf", "iperf.delivery=posted"}, "iperf.delivery", "posted");
   expect_error("kvm_isolated", {"kvm.housekeeping_cpu=3"}, "kvm.housekeeping_cpu", "not isolated");
+  expect_error("kvm_timer_passthrough", {"guest.clockevent=lapic_oneshot"}, "kvm.timer_passthrough", "tsc_deadline");
 }
 
 // ---- Timer edge cases, with a guest program of their own --------------------------------
