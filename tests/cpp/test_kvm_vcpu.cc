@@ -38,13 +38,13 @@ constexpr uint32_t kLvttTscDeadline = (2u << 17) | kTimerVector;
 // ---------------------------------------------------------------------------------------
 // Fakes
 
-// Every cost a distinct value in [10, 122]: 10 + (37 i mod 113) is distinct for up to 113
-// keys (113 is prime; there are 113). Small, so a whole exit plus entry (at most ~980
+// Every cost a distinct value in [10, 136]: 10 + (37 i mod 127) is distinct for up to 127
+// keys (127 is prime; there are 117). Small, so a whole exit plus entry (at most ~990
 // cycles) stays under the 1000-cycle (1 us) timer advance.
 hw::CostTable distinct_costs() {
   hw::CostTable t;
   int i = 0;
-  for (const hw::CostKey& k : hw::cost_keys()) t.*(k.member) = 10 + (37 * i++) % 113;
+  for (const hw::CostKey& k : hw::cost_keys()) t.*(k.member) = 10 + (37 * i++) % 127;
   return t;
 }
 
