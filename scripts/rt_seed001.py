@@ -24,6 +24,8 @@ def run(kvmsim, load, mode, loops, out):
     sets = ["rt.mode=" + mode, "rt.load=" + load, "cyclictest.loops=%d" % loops]
     if mode == "kvm_exitless_timer":
         sets.append("rt.whatif_posted_interrupts=true")
+    if mode == "kvm_timer_passthrough":
+        sets.append("guest.clockevent=tsc_deadline")  # seed 002's guest: passthrough hands over IA32_TSC_DEADLINE
     cmd = [kvmsim, "run", os.path.join(ROOT, "scenarios/rt_cyclictest.yaml"), "--quiet", "--out", out]
     for s in sets:
         cmd += ["--set", s]

@@ -75,6 +75,9 @@ class Cyclictest : public Workload {
           co_await program_timer(g, (now / tick + 1) * tick);  // tick_nohz_idle_exit
         }
         co_await g.compute(static_cast<uint64_t>(g.costs().guest_sched_wakeup));
+        // switch_fpu_prepare from the idle task: cyclictest preloads its FPU state (its
+        // average is a double), __thread_fpu_begin clears TS.
+        if (p_.lazy_fpu) co_await g.op({hw::OpKind::Clts});
       }
       const uint64_t now = co_await g.rdtsc();
       const uint64_t lat_ns = now > next ? static_cast<uint64_t>(static_cast<double>(now - next) * 1000.0 / tsc_mhz_) : 0;

@@ -37,6 +37,7 @@ struct CyclictestParams {
   int histogram_us = 1000;   // -h: buckets of 1 us
   bool native = false;       // bare metal
   bool guest_tick_restart = true;  // NO_HZ idle guest: restart the tick on waking
+  bool lazy_fpu = false;     // guest.lazy_fpu: CLTS when switching from idle to cyclictest
   double guest_hz = 250;
   // The guest's clockevent: lapic-deadline (IA32_TSC_DEADLINE) or lapic one-shot (TMICT at
   // divide 1; seed 001's qemu64 guest CPU had no tsc-deadline). The one-shot timer counts at

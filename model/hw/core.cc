@@ -742,6 +742,15 @@ bool Core::execute(GuestOp& op) {
       regs.op_time_ps = local_;
       retire(op.timed->access(local_, cpu_));
       return true;
+    case OpKind::Clts:
+      // SDM 25.1.3: CLTS exits when TS is set in both the CR0 guest/host mask and read shadow.
+      if (vmcs_->read(VmcsField::CR0_GUEST_HOST_MASK) & vmcs_->read(VmcsField::CR0_READ_SHADOW) & 8) {
+        vmexit(EXIT_REASON_CR_ACCESS, 2u << 4);  // CR0, access type 2 (CLTS)
+        return false;
+      }
+      charge(1);
+      retire();
+      return true;
   }
   return true;
 }

@@ -50,6 +50,8 @@ enum class OpKind : uint8_t {
                // (the steal-time area); result: its return value
   // --- issue 4: SMM ---
   Rsm,         // leave SMM; outside real SMM (KVM emulates it) the CPU raises #UD, which exits
+  // --- issue 3 ---
+  Clts,        // CLTS: clear CR0.TS (a lazy-FPU guest switching to a task that uses the FPU)
 };
 
 // Memory that another agent updates on its own timeline (KVM writing a vCPU's steal-time

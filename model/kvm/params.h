@@ -28,6 +28,7 @@ struct KvmParams {
   int housekeeping_cpu = 0;        // where the exitless timer's hrtimer runs
   bool timer_passthrough = false;  // seed 002: the guest owns the TSC-deadline timer
   bool direct_irq = false;         // seed 001: no external-interrupt exiting, direct EOI and LAPIC timer
+  bool lazy_fpu = false;           // KVM <= 4.10: guest FPU put at every sched-out, CLTS/#NM exits (lazy_fpu.h)
   // kvm
   uint64_t halt_poll_ns = 200000;
   uint32_t halt_poll_ns_grow = 2;

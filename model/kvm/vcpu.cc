@@ -61,6 +61,7 @@ bool Vcpu::apicv_active() const { return kvm.apicv(); }
 void Vcpu::setup_vmcs() {
   const KvmParams& p = kvm.params();
   const VmxCapabilities& caps = kvm.caps();
+  lazy_fpu.enabled = p.lazy_fpu;
   uint32_t pin = PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS;
   if (p.direct_irq) pin &= ~PIN_BASED_EXT_INTR_MASK;  // seed 001: physical interrupts go to the guest IDT
   if (apicv_active()) pin |= PIN_BASED_POSTED_INTR;
@@ -193,6 +194,7 @@ void Vcpu::note_ple_window(VmxCpu& c, uint32_t old) {
 
 void Vcpu::vcpu_put(VmxCpu& c, bool preempted) {
   c.charge(c.costs().kvm_vcpu_put);
+  lazy_fpu.put(c);
   // kvm_sched_out: a still-runnable vCPU is preempted and ready; x86 caches its CPL.
   scheduled_out = true;
   if (preempted) {
@@ -357,6 +359,7 @@ void Vcpu::enter_guest(VmxCpu& c) {
   c.charge(costs.kvm_enter_path);
   if (rt) rt->before_inject(c);
   if (requests & KVM_REQ_STEAL_UPDATE) record_steal_time(c);
+  lazy_fpu.before_entry(c, vmcs);
   if (lapic.timer_pending()) lapic.inject_pending_timer(c);
   if ((requests & KVM_REQ_SMI) || smi_pending) [[unlikely]] inject_smi(c);
   if ((requests & KVM_REQ_NMI) || nmi_pending) [[unlikely]] inject_nmi_events(c);
@@ -730,6 +733,8 @@ ExitResult Vcpu::handle_cr(VmxCpu& c, const ExitInfo& e) {
     if (((e.qualification >> 4) & 3) == 0) lapic.regs.set_tpr(static_cast<uint8_t>((e.op->a & 0xF) << 4));
     else guest->regs.result = lapic.regs.tpr() >> 4;
     requests |= KVM_REQ_EVENT;
+  } else if ((e.qualification & 0xF) == 0 && ((e.qualification >> 4) & 3) == 2) {
+    lazy_fpu.clts(c, vmcs);  // handle_clts
   }
   skip(c);
   return ExitResult::Reenter;

@@ -14,6 +14,7 @@
 #include "hw/vmx_cpu.h"
 #include "kvm/host_ops.h"
 #include "kvm/lapic.h"
+#include "kvm/lazy_fpu.h"
 #include "kvm/stats.h"
 #include "kvm/steal_time.h"
 
@@ -76,6 +77,7 @@ class Vcpu {
   VcpuStats stat;
   // Timer passthrough / DirectIRQ entry and exit steps (rt_timer.h); null when both are off.
   RtTimer* rt = nullptr;
+  LazyFpu lazy_fpu;  // kvm.lazy_fpu (issue 3)
   // Directed yield (struct kvm_vcpu: preempted, ready, spin_loop; x86 preempted_in_kernel,
   // pv.pv_unhalted) and seed 003's IPI tracking (sched_outed, ipi_received: a bit per
   // sender vCPU id that sent an IPI while this vCPU was scheduled out).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "guest/workload_cyclictest.h"
+#include "host/irq_thread.h"
 #include "host/kthread_noise.h"
 #include "host/native_task.h"
 #include "hw/apic_regs.h"
@@ -57,6 +58,8 @@ RtConfig resolve_rt(const sim::Config& cfg, const hw::Platform& p, const std::ve
   const int64_t prio = cfg.get_int("vm.vcpu_rt_priority");
   r.vcpu_rt_priority = static_cast<int>(prio >= 0 ? prio : (m != "none" ? 1 : 0));
   r.housekeeping_cpu = static_cast<int>(cfg.get_int("kvm.housekeeping_cpu"));
+  r.lazy_fpu = cfg.get_bool("kvm.lazy_fpu");
+  r.assigned_irq_threaded = cfg.get_string("kvm.assigned_irq") == "threaded";
   const int n = p.topology.cpus();
   const bool apicv = cfg.get_bool("kvm.enable_apicv") && p.vmx.apicv && p.vmx.posted_interrupts;
 
@@ -92,6 +95,9 @@ RtConfig resolve_rt(const sim::Config& cfg, const hw::Platform& p, const std::ve
           "no posted interrupts on " + p.name);
     if (r.timer_passthrough) bad(cfg, "kvm.timer_passthrough", "off with kvm.pi_inject_timer (one owner of the guest's timer)", "both on");
   }
+  if (r.timer_passthrough && cfg.get_string("guest.clockevent") == "lapic_oneshot")
+    bad(cfg, "kvm.timer_passthrough", "guest.clockevent=tsc_deadline (seed 002 hands IA32_TSC_DEADLINE to the guest; a one-shot guest programs TMICT)",
+        "guest.clockevent=lapic_oneshot");
   if (r.timer_passthrough && !p.vmx.preemption_timer)
     bad(cfg, "kvm.timer_passthrough", "a CPU with the VMX-preemption timer (it carries the host's timer)", "none on " + p.name);
   const std::string& d = cfg.get_string("iperf.delivery");
@@ -113,6 +119,7 @@ void apply_rt_params(const RtConfig& r, kvm::KvmParams& k) {
   k.timer_passthrough = r.timer_passthrough;
   k.direct_irq = r.direct_irq;
   k.housekeeping_cpu = r.housekeeping_cpu;
+  k.lazy_fpu = r.lazy_fpu;
 }
 
 void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector<int64_t>& pin) {
@@ -199,6 +206,13 @@ void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector
     }
     RtParts* rp = &rt;
     kvm::Kvm* s = vm0.kvm.get();
+    if (r.assigned_irq_threaded && r.nic_delivery == "forwarded") {
+      // Linux 3.5's assigned-device MSI: the hard handler wakes irq/N, which raises the vIRQ.
+      auto t = std::make_unique<host::IrqThread>("irq/" + std::to_string(kHostNicVector) + "-kvm",
+                                                 [s](host::Cpu& c) { s->vcpu(0).deliver_interrupt(c.vmx(), kGuestNicVector); });
+      rt.irq_thread = t.get();
+      kernel.add_task(std::move(t), host_cpu);
+    }
     kernel.device_irq_handler = [rp, s](host::Cpu& cpu, uint8_t vector) {
       if (vector != kHostNicVector && vector != kGuestNicVector) return;
       if (!rp->native_tasks.empty()) {
@@ -209,8 +223,9 @@ void build_rt(System& sys, const sim::Config& cfg, RtConfig r, const std::vector
         cpu.vmx().charge(static_cast<double>(packets) * cpu.vmx().costs().guest_net_rx_packet);
       } else if (s->nr_vcpus() > 0) {
         // vfio's handler -> irqfd -> kvm_set_irq: a virtual IRQ for the guest (also DirectIRQ's
-        // guest vector arriving while the vCPU is in root mode).
-        s->vcpu(0).deliver_interrupt(cpu.vmx(), kGuestNicVector);
+        // guest vector arriving while the vCPU is in root mode); 3.5's threaded handler.
+        if (rp->irq_thread && vector == kHostNicVector) rp->irq_thread->wake(cpu);
+        else s->vcpu(0).deliver_interrupt(cpu.vmx(), kGuestNicVector);
       }
     };
   }
@@ -246,6 +261,7 @@ std::unique_ptr<guest::Workload> make_cyclictest(const sim::Config& cfg, System&
   p.guest_hz = cfg.get_double("guest.hz");
   p.native = sys.rt && sys.rt->cfg.bare_metal;
   p.oneshot = cfg.get_string("guest.clockevent") == "lapic_oneshot";
+  p.lazy_fpu = cfg.get_bool("guest.lazy_fpu");
   const bool physical = sys.rt && (sys.rt->cfg.bare_metal || sys.rt->cfg.direct_irq);
   p.apic_timer_mhz = physical ? sys.platform.apic_bus_mhz : 1000.0;  // KVM: APIC_BUS_CYCLE_NS = 1
   if (sys.rt && sys.rt->vf && !p.native) {
@@ -294,6 +310,10 @@ void collect_rt_metrics(System& sys, sim::Picos end, std::map<std::string, doubl
   uint64_t noise = 0;
   for (const host::KthreadNoise* k : rt.kthreads) noise += k->wakeups();
   m["host.kthread_wakeups"] = static_cast<double>(noise);
+  if (rt.irq_thread) m["host.irq_thread_runs"] = static_cast<double>(rt.irq_thread->runs());
+  uint64_t fpu_act = 0;
+  for (int i = 0; i < k0.nr_vcpus(); ++i) fpu_act += k0.vcpu(i).lazy_fpu.activations;
+  if (rt.cfg.lazy_fpu) m["kvm.fpu_activations"] = static_cast<double>(fpu_act);
   if (rt.vf) {
     m["iperf.packets"] = static_cast<double>(rt.vf->packets());
     m["iperf.interrupts"] = static_cast<double>(rt.vf->interrupts());

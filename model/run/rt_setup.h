@@ -28,6 +28,7 @@ namespace host {
 class Task;
 class NativeTask;
 class KthreadNoise;
+class IrqThread;
 }
 namespace kvm {
 class RtTimer;
@@ -44,6 +45,8 @@ struct RtConfig {
   std::vector<int64_t> isolated;  // nohz_full, no host tasks
   int vcpu_rt_priority = 0;
   int housekeeping_cpu = 0;
+  bool lazy_fpu = false;          // kvm.lazy_fpu
+  bool assigned_irq_threaded = false;  // kvm.assigned_irq=threaded
 };
 
 // What the system owns for issue 3.
@@ -57,6 +60,7 @@ struct RtParts {
   std::vector<host::NativeTask*> native_tasks;
   std::vector<host::KthreadNoise*> kthreads;
   std::unique_ptr<hw::SriovVf> vf;
+  host::IrqThread* irq_thread = nullptr;  // kvm.assigned_irq=threaded
   uint64_t rx_packets = 0;  // bare metal's host-side NAPI
 };
 

@@ -160,6 +160,9 @@ sim::Schema build() {
   s.add(P("kvm.housekeeping_cpu", I, "0", "the CPU where the exitless timer's hrtimers (and isolated cores' device interrupts) run", "kvm", 0, 4095));
   s.add(P("kvm.timer_passthrough", E, "auto", "seed 002 timer passthrough: IA32_TSC_DEADLINE not intercepted, the host's timer on the VMX-preemption timer while in the guest (auto: rt.mode kvm_timer_passthrough)", "kvm", {}, {}, tri));
   s.add(P("guest.clockevent", E, "tsc_deadline", "the cyclictest guest's clockevent: tsc_deadline (lapic-deadline) or lapic_oneshot (TMICT; seed 001's qemu64 guest had no tsc-deadline, and DirectIRQ passes TMICT through)", "guest", {}, {}, {"tsc_deadline", "lapic_oneshot"}));
+  s.add(P("kvm.lazy_fpu", B, "false", "KVM's lazy guest FPU (Linux <= 4.10, the seed 001 host): the guest FPU is saved at every vcpu_put and CR0.TS made host-owned, so a lazy-FPU guest's next CLTS exits (CR_ACCESS) to reload it", "kvm"));
+  s.add(P("kvm.assigned_irq", E, "hardirq", "how KVM forwards a passed-through device's MSI (iperf.delivery=forwarded): hardirq (kvm_set_irq_inatomic / irqfd from the hard handler, Linux 3.7+) or threaded (Linux 3.5's assigned-dev: an irq/N SCHED_FIFO 50 thread raises the vIRQ)", "kvm", {}, {}, {"hardirq", "threaded"}));
+  s.add(P("guest.lazy_fpu", B, "false", "the cyclictest guest kernel switches the FPU lazily (Linux < 4.2 on most CPUs): CLTS when it switches to cyclictest (which uses the FPU every loop) from its idle task", "guest"));
   s.add(P("guest.hz", D, "250", "the guest kernel's tick rate (its NO_HZ idle tick restart after waking)", "guest", 100, 1000));
   s.add(P("cyclictest.loops", I, "10000", "cyclictest -l: wake-ups per thread", "workload", 1, 1e10));
   s.add(P("cyclictest.interval_us", D, "1000", "cyclictest -i: the absolute sleep interval", "workload", 10, 1e7));

@@ -39,7 +39,8 @@ constexpr uint32_t kLvttTscDeadline = (2u << 17) | kTimerVector;
 // Fakes
 
 // Every cost a distinct value: 10 + (37 i mod 113) for the first 113 keys (113 is prime),
-// 123, 124, ... for the keys past them (INIT/SIPI and SMM work, off the exit/entry path).
+// 123, 124, ... for the keys past them (INIT/SIPI, SMM, lazy FPU, irq threads: off the
+// default exit/entry path).
 // Small, so a whole exit plus entry (at most ~980 cycles) stays under the 1000-cycle (1 us)
 // timer advance.
 hw::CostTable distinct_costs() {

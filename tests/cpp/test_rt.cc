@@ -208,6 +208,48 @@ TEST(RtMechanism, IperfDeliveryModes) {
   expect_invariants_zero(posted);
 }
 
+// kvm.lazy_fpu + guest.lazy_fpu (the seed 001 host, Linux 3.5, and its 3.4 guest): every
+// block (vcpu_put) saves the guest FPU and makes CR0.TS host-owned, so the guest's CLTS on
+// switching back to cyclictest exits as CR_ACCESS once per loop; without the host's lazy
+// FPU (KVM 4.11+) or without the guest's (4.2+) there is no such exit.
+TEST(RtMechanism, LazyFpuAddsOneClTsExitPerWakeup) {
+  const auto off = run_rt("kvm");
+  const auto on = run_rt("kvm", {"kvm.lazy_fpu=true", "guest.lazy_fpu=true"});
+  const auto host_only = run_rt("kvm", {"kvm.lazy_fpu=true"});
+  EXPECT_EQ(exits(off, "CR_ACCESS"), 0u);
+  EXPECT_EQ(exits(host_only, "CR_ACCESS"), 0u);
+  EXPECT_NEAR(static_cast<double>(exits(on, "CR_ACCESS")), 400.0, 2.0);
+  EXPECT_NEAR(metric(on, "kvm.fpu_activations"), 400.0, 2.0);
+  // The other exits are unchanged: the FPU switch adds, it does not replace.
+  EXPECT_EQ(exits(on, "HLT"), exits(off, "HLT"));
+  EXPECT_EQ(exits(on, "MSR_WRITE"), exits(off, "MSR_WRITE"));
+  EXPECT_GT(metric(on, "cyclictest.avg_us"), metric(off, "cyclictest.avg_us"));
+  expect_invariants_zero(on);
+}
+
+// kvm.assigned_irq=threaded (Linux 3.5's assigned-device MSI): each forwarded VF interrupt
+// wakes irq/N, which preempts the SCHED_RR vCPU thread when the interrupt hit the running
+// guest, so the vCPU is put and loaded again; hardirq injects from the handler. The exits
+// (EXTERNAL_INTERRUPT per VF interrupt) are the same; the thread's runs match them.
+TEST(RtMechanism, ThreadedAssignedIrqPreemptsTheVcpuThread) {
+  const std::vector<std::string> io = {"rt.load=iperf"};  // line rate: ~20,000 VF interrupts/s
+  auto thr_sets = io;
+  thr_sets.push_back("kvm.assigned_irq=threaded");
+  const auto hard = run_rt("kvm", io, 200);
+  const auto thr = run_rt("kvm", thr_sets, 200);
+  EXPECT_EQ(hard.metrics.count("host.irq_thread_runs"), 0u);
+  EXPECT_GT(metric(thr, "host.irq_thread_runs"), 0.5 * metric(thr, "iperf.interrupts"));
+  EXPECT_LE(metric(thr, "host.irq_thread_runs"), metric(thr, "iperf.interrupts"));
+  // Same exits: the interrupts that hit the running guest exit either way.
+  EXPECT_GT(exits(thr, "EXTERNAL_INTERRUPT"), 20u);
+  EXPECT_NEAR(static_cast<double>(exits(thr, "EXTERNAL_INTERRUPT")), static_cast<double>(exits(hard, "EXTERNAL_INTERRUPT")),
+              0.5 * static_cast<double>(exits(hard, "EXTERNAL_INTERRUPT")));
+  // Each run of irq/N is a switch to it and one away from it.
+  EXPECT_GT(metric(thr, "host.context_switches"), metric(hard, "host.context_switches") + 0.9 * metric(thr, "host.irq_thread_runs"));
+  EXPECT_GT(metric(thr, "cyclictest.avg_us"), metric(hard, "cyclictest.avg_us"));
+  expect_invariants_zero(thr);
+}
+
 TEST(RtMechanism, BareMetalHasNoExitsAndTheShortestPath) {
   const auto bare = run_rt("bare");
   const auto kvm = run_rt("kvm");
@@ -237,6 +279,7 @@ TEST(RtConfig, ImpossibleCombinationsAreNamed) {
   expect_error("bare", {"kvm.timer_passthrough=true"}, "vm.bare_metal", "bare metal");
   expect_error("kvm", {"rt.load=iperf", "iperf.delivery=posted"}, "iperf.delivery", "posted");
   expect_error("kvm_isolated", {"kvm.housekeeping_cpu=3"}, "kvm.housekeeping_cpu", "not isolated");
+  expect_error("kvm_timer_passthrough", {"guest.clockevent=lapic_oneshot"}, "kvm.timer_passthrough", "tsc_deadline");
 }
 
 // ---- Timer edge cases, with a guest program of their own --------------------------------
