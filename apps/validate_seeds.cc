@@ -20,6 +20,7 @@ namespace {
 struct Row {
   std::string source, name, scenario, sets, metric, op, baseline_sets, baseline_metric;
   double published = 0, tolerance = 0;
+  double abs_tolerance = 0;  // op value: "0.3 or 2" also passes within 2 units
   bool quick = false;
 };
 
@@ -50,7 +51,10 @@ std::vector<Row> read_rows(const std::string& path) {
     Row r{c[0], c[1], c[2], c[3], c[4], c[5], c[8], c[9]};
     try {
       r.published = std::stod(c[6]);
-      r.tolerance = c[7].empty() ? 0.0 : std::stod(c[7]);
+      const std::string& t = c[7];
+      const size_t o = t.find(" or ");
+      r.tolerance = t.empty() ? 0.0 : std::stod(t.substr(0, o));
+      if (o != std::string::npos) r.abs_tolerance = std::stod(t.substr(o + 4));
     } catch (const std::exception&) {
       throw std::runtime_error(path + ":" + std::to_string(no) + ": published and tolerance must be numbers");
     }
@@ -111,7 +115,7 @@ ValidateResult validate_seeds(const ValidateOptions& opt) {
   ValidateResult res;
   std::ostringstream table;
   char line[512];
-  std::snprintf(line, sizeof line, "%-58s %-10s %10s %10s %8s %-10s %s\n", "row", "source", "published", "simulated",
+  std::snprintf(line, sizeof line, "%-58s %-10s %10s %10s %8s %-18s %s\n", "row", "source", "published", "simulated",
                 "error", "tolerance", "result");
   table << line;
   for (const Row& r : rows) {
@@ -144,7 +148,10 @@ ValidateResult validate_seeds(const ValidateOptions& opt) {
     }
     bool ok = false;
     std::string tol;
-    if (r.op == "value") tol = "+-" + std::to_string(static_cast<int>(std::lround(100 * r.tolerance))) + "%";
+    if (r.op == "value") {
+      tol = "+-" + std::to_string(static_cast<int>(std::lround(100 * r.tolerance))) + "%";
+      if (r.abs_tolerance > 0) tol += " or +-" + std::to_string(static_cast<int>(std::lround(r.abs_tolerance)));
+    }
     else if (r.op == "reduction_pct") tol = "+-" + std::to_string(static_cast<int>(r.tolerance)) + " pts";
     else if (r.op == "ratio_min") tol = "ratio >=";
     else if (r.op == "ratio_max") tol = "ratio <=";
@@ -152,7 +159,7 @@ ValidateResult validate_seeds(const ValidateOptions& opt) {
     else if (r.op == "min") tol = ">= -" + std::to_string(static_cast<int>(r.tolerance));
     if (sim) {
       const double s = *sim, p = r.published;
-      if (r.op == "value") ok = std::abs(s - p) <= r.tolerance * std::abs(p);
+      if (r.op == "value") ok = std::abs(s - p) <= std::max(r.tolerance * std::abs(p), r.abs_tolerance);
       else if (r.op == "reduction_pct") ok = std::abs(s - p) <= r.tolerance;
       else if (r.op == "ratio_min") ok = s >= p;
       else if (r.op == "ratio_max") ok = s <= p;
@@ -177,7 +184,7 @@ ValidateResult validate_seeds(const ValidateOptions& opt) {
     else if (src.rfind("calibration", 0) == 0) src = "calib-data";
     char simtxt[32] = "-";
     if (sim) std::snprintf(simtxt, sizeof simtxt, "%.4g", *sim);
-    std::snprintf(line, sizeof line, "%-58.58s %-10.10s %10.4g %10s %8s %-10s %s\n", r.name.c_str(), src.c_str(), r.published,
+    std::snprintf(line, sizeof line, "%-58.58s %-10.10s %10.4g %10s %8s %-18s %s\n", r.name.c_str(), src.c_str(), r.published,
                   simtxt, err.c_str(), tol.c_str(), status.c_str());
     table << line;
     using nlohmann::json;

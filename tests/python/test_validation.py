@@ -136,6 +136,20 @@ def test_validate_pending_rows(kvmsim, tmp_path):
         kvmsim.validate(reference=tmp_path / "none.csv")
 
 
+def test_validate_absolute_alternative_tolerance(kvmsim, tmp_path):
+    # Issue 3's "+-30% (or +-2 us)": a tolerance "R or A" also passes within A units.
+    ref = tmp_path / "rows.csv"
+    row = ("test,{name},vmexit.yaml,vmexit.goal_cycles=65536|vmexit.tests=[cpuid],"
+           "vmexit.cpuid,value,100,{tol},,,1\n")
+    ref.write_text("source,name,scenario,sets,metric,op,published,tolerance,baseline_sets,baseline_metric,quick\n"
+                   + row.format(name="relative only", tol="0.3")
+                   + row.format(name="or within 5000 cycles", tol="0.3 or 5000")
+                   + row.format(name="or within 10 cycles", tol="0.3 or 10"))
+    rows = kvmsim.validate(reference=ref, scenarios=REPO / "scenarios", as_frame=False)
+    assert [r["status"] for r in rows] == ["FAIL", "pass", "FAIL"]
+    assert rows[1]["tolerance"] == "+-30% or +-5000"
+
+
 # ---- calibrate -----------------------------------------------------------------------------
 
 TRUTH = {"kvm.handle_cpuid": 150.0, "kvm.handle_hypercall": 300.0, "kvm.handle_msr": 400.0,
