@@ -748,7 +748,7 @@ bool Core::execute(GuestOp& op) {
         vmexit(EXIT_REASON_CR_ACCESS, 2u << 4);  // CR0, access type 2 (CLTS)
         return false;
       }
-      charge(1);
+      charge(costs_.cpu_mov_cr8);  // a control-register write that does not exit, costed as MOV CR8
       retire();
       return true;
   }
